@@ -1,0 +1,72 @@
+# Thin wrappers around the plain commands; README.md says what each does.
+# `make book` and `make test` set up what they need first (`make setup`: venv + data),
+# which is fast when already done.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Torch goes in first and pinned, so that `pip install -e .` keeps it.
+TORCH := torch==2.14.1 torchvision==0.29.1
+SETUP_STAMP := $(VENV)/.trajreg-setup
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+# Kernels: prefer the venv's Jupyter folders over user-level ones, so `python3` is the venv kernel.
+export JUPYTER_PREFER_ENV_PATH := 1
+# Quiet the debugger warning that ipykernel prints in every fresh kernel.
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help setup data book book-fast execute test test-unit test-notebooks lint clean
+
+help:
+	@echo "make book       run every notebook at default parameters, then build the site (_build/html)"
+	@echo "make test       unit tests, then re-run every notebook and compare its checked outputs"
+	@echo "make book-fast  build the site from the notebooks as committed (no re-execution)"
+	@echo "make lint       ruff check trajreg tests"
+	@echo "make setup      create .venv and install trajreg[dev]; get Fashion-MNIST (done by book/test)"
+	@echo "make clean      remove _build and caches (keeps .venv)"
+
+setup: $(SETUP_STAMP) data
+
+# The stamp is rebuilt when pyproject.toml changes (new dependencies). The last step registers the
+# venv's python as the kernel `python3` inside the venv (absolute path in kernel.json).
+$(SETUP_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install $(TORCH)
+	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)"
+	touch $@
+
+data: $(SETUP_STAMP)
+	scripts/fetch_fashion_mnist.sh $(BIN)/python
+
+# Execute every notebook in place with papermill at its default parameters, in its own folder.
+execute: setup
+	scripts/execute_notebooks.sh $(BIN) $(NOTEBOOKS)
+
+book: execute
+	$(MAKE) book-fast
+
+book-fast: $(SETUP_STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Runs both suites even if the first fails, and fails if either did.
+test: setup
+	status=0; $(MAKE) test-unit || status=1; $(MAKE) test-notebooks || status=1; exit $$status
+
+test-unit: $(SETUP_STAMP)
+	$(BIN)/pytest tests
+
+# nbval re-executes each notebook in its folder and compares the cells marked # NBVAL_CHECK_OUTPUT.
+test-notebooks: $(SETUP_STAMP)
+	$(BIN)/pytest --nbval-lax --nbval-current-env notebooks/
+
+lint: $(SETUP_STAMP)
+	$(BIN)/ruff check trajreg tests
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

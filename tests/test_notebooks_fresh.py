@@ -1,0 +1,189 @@
+"""Every notebook in notebooks/ is committed executed, at default parameters, in the house layout.
+
+The book shows the committed outputs (it does not execute), so a notebook saved unexecuted,
+half-run, run with injected parameters or stopped by an error would publish stale or missing
+figures. nbval (``make test``) then re-executes the notebooks and compares the checked cells.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+CHECK = "# NBVAL_CHECK_OUTPUT"
+
+
+def tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def code_cells(nb) -> list:
+    """Code cells with source (Jupyter does not execute empty cells)."""
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def execution_problems(nb) -> list[str]:
+    """Why ``nb`` is not one clean top-to-bottom run at default parameters ([] if it is)."""
+    problems = []
+    counts = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        if cell.get("execution_count") is None:
+            problems.append(f"cell {i} was not executed")
+        else:
+            counts.append(cell.execution_count)
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                problems.append(f"cell {i} raised {out.get('ename')}: {out.get('evalue')}")
+        if "injected-parameters" in tags(cell):
+            problems.append(f"cell {i} holds parameters injected by papermill (not the defaults)")
+    if counts != sorted(set(counts)):
+        problems.append(f"cells ran out of order or more than once: execution counts {counts}")
+    if nb.metadata.get("papermill", {}).get("exception"):
+        problems.append("papermill recorded an exception")
+    return problems
+
+
+def parameter_problems(source: str) -> list[str]:
+    """The parameters cell holds only ``name = literal`` lines, including device="cpu", seed=0."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        return [f"the parameters cell does not parse: {e}"]
+    problems, values = [], {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        simple = isinstance(node, ast.Assign) and len(node.targets) == 1
+        simple = simple or (isinstance(node, ast.AnnAssign) and node.value is not None)
+        if not (simple and isinstance(target, ast.Name)):
+            problems.append(f"line {node.lineno} of the parameters cell is not `name = literal`")
+            continue
+        try:
+            values[target.id] = ast.literal_eval(node.value)
+        except ValueError:
+            problems.append(f"parameter {target.id!r} is not a plain literal")
+    for name, default in (("device", "cpu"), ("seed", 0)):
+        if name not in values or values[name] != default:
+            problems.append(f"the parameters cell must set {name} = {default!r}")
+    return problems
+
+
+def convention_problems(nb) -> list[str]:
+    """Deviations from the notebook layout of .helpers/CONTRACT.md ([] if none)."""
+    problems = []
+    cells = nb.cells
+    first, last = (cells[0], cells[-1]) if cells else (None, None)
+    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
+        problems.append("the first cell is not markdown starting with a '# ' title")
+    params = [c for c in cells if c.cell_type == "code" and "parameters" in tags(c)]
+    if len(params) == 1:
+        problems += parameter_problems(params[0].source)
+    else:
+        problems.append(f"expected one code cell tagged 'parameters', found {len(params)}")
+    checked = [c for c in code_cells(nb) if c.source.lstrip().startswith(CHECK)]
+    if not checked:
+        problems.append(f"no code cell starts with {CHECK!r}")
+    problems += [f"a {CHECK} cell has no output" for c in checked if not c.get("outputs")]
+    if last is None or last.cell_type != "markdown" or "what we found" not in last.source.lower():
+        problems.append("the last cell is not the markdown 'What we found'")
+    return problems
+
+
+def toc_files(entry) -> set[str]:
+    """Every ``file:`` named anywhere in a Jupyter Book table of contents."""
+    if isinstance(entry, dict):
+        return {str(v) for k, v in entry.items() if k == "file"}.union(
+            *(toc_files(v) for v in entry.values()))
+    if isinstance(entry, list):
+        return set().union(*(toc_files(v) for v in entry))
+    return set()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_in_the_book(path):
+    files = toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    assert f"notebooks/{path.stem}" in files, f"add `- file: notebooks/{path.stem}` to _toc.yml"
+
+
+def test_toc_lists_only_existing_pages():
+    files = toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    missing = [f for f in sorted(files) if not any(ROOT.glob(f + ".*"))]
+    assert not missing, f"_toc.yml names pages that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_executed(path):
+    problems = execution_problems(nbformat.read(path, as_version=4))
+    rel = f"notebooks/{path.name}"
+    assert not problems, "\n".join([*problems, f"rerun: papermill {rel} {rel} --cwd notebooks"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_follows_conventions(path):
+    problems = convention_problems(nbformat.read(path, as_version=4))
+    assert not problems, "\n".join(problems)
+
+
+def _notebook(*, executed: bool):
+    """A minimal notebook in the house layout, executed or not."""
+    cells = [
+        new_markdown_cell("# Figure 0: a test"),
+        new_code_cell('device = "cpu"\nseed = 0\nn: int = 3', metadata={"tags": ["parameters"]}),
+        new_code_cell(f"{CHECK}\nprint(n)"),
+        new_markdown_cell("## What we found\nThree."),
+    ]
+    if executed:
+        for count, cell in enumerate(cells[1:3], start=1):
+            cell.execution_count = count
+        cells[2].outputs = [new_output("stream", name="stdout", text="3\n")]
+    return new_notebook(cells=cells)
+
+
+def test_checks_pass_on_a_good_notebook():
+    nb = _notebook(executed=True)
+    assert execution_problems(nb) == []
+    assert convention_problems(nb) == []
+
+
+def test_checks_flag_an_unexecuted_notebook():
+    problems = execution_problems(_notebook(executed=False))
+    assert problems == ["cell 1 was not executed", "cell 2 was not executed"]
+
+
+def test_checks_flag_errors_reruns_and_injected_parameters():
+    nb = _notebook(executed=True)
+    nb.cells[1].execution_count = 5
+    nb.cells[2].outputs.append(new_output("error", ename="ValueError", evalue="boom", traceback=[]))
+    nb.cells.insert(2, new_code_cell("seed = 1", metadata={"tags": ["injected-parameters"]},
+                                     execution_count=2))
+    problems = execution_problems(nb)
+    assert any("ValueError: boom" in p for p in problems)
+    assert any("out of order" in p for p in problems)
+    assert any("injected by papermill" in p for p in problems)
+
+
+def test_checks_flag_layout_mistakes():
+    nb = _notebook(executed=True)
+    nb.cells[0].source = "Figure without a title"
+    nb.cells[1].source = 'device = "cuda"\nseed = 0\nn = int("3")'
+    nb.cells[2].source = "print(n)"
+    nb.cells.pop()
+    problems = convention_problems(nb)
+    assert len(problems) == 5, problems
+    assert "the parameters cell must set device = 'cpu'" in problems
+    assert "parameter 'n' is not a plain literal" in problems
+    nb.cells[1].metadata["tags"] = []
+    assert "expected one code cell tagged 'parameters', found 0" in convention_problems(nb)

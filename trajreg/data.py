@@ -1,0 +1,110 @@
+"""Datasets as float tensors in [-1, 1], and per-sample seeded noise."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.request
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from trajreg import _validate
+
+FMNIST_SHAPE = (1, 28, 28)
+FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+# Official files of Zalando's Fashion-MNIST release and the sha256 of their *decompressed* content
+# (re-packaged copies, such as Debian's, re-gzip the files, so the .gz bytes may differ).
+FMNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FMNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
+
+
+def cache_dir() -> Path:
+    """Folder for downloaded data and caches: $TRAJREG_CACHE or ~/.cache/trajreg."""
+    return Path(os.environ.get("TRAJREG_CACHE", Path.home() / ".cache" / "trajreg"))
+
+
+def sha256(path: str | Path, *, gunzip: bool = False) -> str:
+    """Hex sha256 of a file (of its decompressed content if ``gunzip``), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with (gzip.open if gunzip else open)(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, expected_sha256: str, *, gunzip: bool = False) -> Path:
+    """Download ``url`` to ``dest`` with a progress bar; refuse a file whose sha256 differs."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    with urllib.request.urlopen(url) as r, open(tmp, "wb") as f:
+        total = int(r.headers.get("Content-Length", 0)) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+            for block in iter(lambda: r.read(1 << 16), b""):
+                f.write(block)
+                bar.update(len(block))
+    got = sha256(tmp, gunzip=gunzip)
+    if got != expected_sha256:
+        tmp.unlink()
+        raise OSError(f"checksum mismatch for {url}: expected sha256 {expected_sha256}, got {got}")
+    tmp.rename(dest)
+    return dest
+
+
+def fmnist_file(name: str) -> Path:
+    """Path of one Fashion-MNIST file: Debian's package, then the cache, else download it."""
+    _validate.choice("name", name, FMNIST_FILES)
+    for folder in (*SYSTEM_DIRS, cache_dir() / "fashion-mnist"):
+        if (folder / name).is_file():
+            return folder / name
+    dest = cache_dir() / "fashion-mnist" / name
+    return download(FMNIST_URL + name, dest, FMNIST_FILES[name], gunzip=True)
+
+
+@lru_cache(maxsize=8)
+def _read_idx(path: Path) -> np.ndarray:
+    """Parse a gzipped IDX file (big-endian header: magic, dims) into a read-only uint8 array."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def fashion_mnist(split: str = "train", *, labels: bool = False):
+    """Fashion-MNIST images as float32 (N, 1, 28, 28) in [-1, 1]; optionally also int64 labels."""
+    prefix = {"train": "train", "test": "t10k"}[_validate.choice("split", split, ("train", "test"))]
+    images = _read_idx(fmnist_file(f"{prefix}-images-idx3-ubyte.gz"))
+    x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
+    if not labels:
+        return x
+    y = torch.from_numpy(_read_idx(fmnist_file(f"{prefix}-labels-idx1-ubyte.gz")).astype(np.int64))
+    return x, y
+
+
+def noise(seeds: Sequence[int] | torch.Tensor, shape: Sequence[int],
+          dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Standard normal (len(seeds), *shape); sample i drawn from its own generator seeded seeds[i]."""
+    seeds = [int(s) for s in seeds]
+    out = torch.empty((len(seeds), *shape), dtype=torch.float64)
+    for i, s in enumerate(seeds):
+        g = torch.Generator().manual_seed(s)
+        out[i] = torch.randn(tuple(shape), generator=g, dtype=torch.float64)
+    return out.to(device=device, dtype=dtype)
+
+
+if __name__ == "__main__":
+    for _name in FMNIST_FILES:
+        print(fmnist_file(_name))
