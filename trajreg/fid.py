@@ -1,0 +1,471 @@
+"""Frechet Inception Distance (Heusel et al. 2017) at two scales, with clean-fid's Frechet code.
+
+Embedded scale: features are the 128-d penultimate activations of a small Fashion-MNIST classifier
+trained by ``python -m trajreg.fid train-classifier --out trajreg/weights`` (weights shipped).
+Paper scale: clean-fid's Inception-v3 pool features ("clean" mode: PIL bicubic resize to 299).
+
+Generated images are scored as images: :func:`to_uint8` clamps them to [-1, 1] and rounds them to
+the 256 levels of an 8-bit PNG, the same final step EDM and clean-fid apply when they write samples.
+That is the only place values are clamped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+from tqdm import tqdm
+
+from trajreg import _validate
+from trajreg.data import cache_dir, fashion_mnist, sha256
+
+WEIGHTS = Path(__file__).parent / "weights"
+CLASSIFIER = WEIGHTS / "fmnist-classifier.safetensors"
+REFERENCES = ("fmnist-train", "fmnist-test")
+# Where clean-fid's torchscript Inception looks for its weights (cleanfid/features.py).
+INCEPTION_DIR = Path("./" if platform.system() == "Windows" else "/tmp")
+INCEPTION_FILE = INCEPTION_DIR / "inception-2015-12-05.pt"
+# Float images whose magnitude exceeds this are taken for [0, 255] pixels passed by mistake.
+MAX_ABS = 10.0
+
+Extractor = Callable[[torch.Tensor], torch.Tensor]
+
+
+# ----------------------------------------------------------------------------------------------
+# The Fashion-MNIST classifier whose penultimate layer is the embedded FID feature space.
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Architecture of :class:`Classifier`; stored beside the weights."""
+
+    channels: tuple[int, ...] = (32, 64, 128)  # conv widths at 28, 14, 7 pixels
+    features: int = 128
+    dropout: float = 0.2
+    classes: int = 10
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ClassifierConfig:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+class Classifier(nn.Module):
+    """(conv3x3-BN-ReLU-maxpool) per width, fc-ReLU (the FID feature), dropout, fc (logits)."""
+
+    def __init__(self, cfg: ClassifierConfig = ClassifierConfig()):
+        super().__init__()
+        layers, cin, side = [], 1, 28
+        for c in cfg.channels:
+            layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+            cin, side = c, side // 2
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.fc = nn.Linear(cin * side * side, cfg.features)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.features, cfg.classes)
+        self.cfg = cfg
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature vector (B, features) of images x (B, 1, 28, 28) in [-1, 1]."""
+        return F.relu(self.fc(self.body(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(self.embed(x)))
+
+
+def augment(x: torch.Tensor, g: torch.Generator, shift: int = 1) -> torch.Tensor:
+    """Random horizontal flip and translation by up to ``shift`` pixels (background -1 fills in)."""
+    B, _, H, W = x.shape
+    flip = torch.rand(B, generator=g) < 0.5
+    x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
+    dy, dx = (torch.randint(0, 2 * shift + 1, (2, B), generator=g)).to(x.device)
+    rows = (dy[:, None] + torch.arange(H, device=x.device))[:, :, None]
+    cols = (dx[:, None] + torch.arange(W, device=x.device))[:, None, :]
+    padded = F.pad(x[:, 0], (shift,) * 4, value=-1.0)
+    return padded[torch.arange(B, device=x.device)[:, None, None], rows, cols][:, None]
+
+
+@torch.no_grad()
+def accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Fraction of images x (N, 1, 28, 28) whose predicted class equals y (N,)."""
+    model.eval()
+    device = next(model.parameters()).device
+    hits = sum(int((model(xb.to(device)).argmax(1).cpu() == yb).sum())
+               for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True))
+    return hits / len(y)
+
+
+def train_classifier(epochs: int = 5, seed: int = 0, device: str | torch.device = "cpu",
+                     batch: int = 128, lr: float = 2e-3,
+                     cfg: ClassifierConfig = ClassifierConfig()) -> tuple[Classifier, float]:
+    """Train on the 60k Fashion-MNIST images (Adam, one-cycle lr, flips, shifts); test accuracy."""
+    _validate.at_least("epochs", epochs, 1)
+    _validate.at_least("batch", batch, 1)
+    _validate.positive("lr", lr)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    x, y = fashion_mnist("train", labels=True)
+    model = Classifier(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * -(-len(x) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    bar = tqdm(total=steps, desc="train classifier")
+    for epoch in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(x), generator=g).split(batch):
+            loss = F.cross_entropy(model(augment(x[idx], g).to(device)), y[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update()
+            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
+    bar.close()
+    return model.eval(), accuracy(model, *fashion_mnist("test", labels=True))
+
+
+def save_classifier(model: Classifier, out: str | Path, meta: dict) -> Path:
+    """Write ``out/fmnist-classifier.safetensors`` and its card ``.json`` (sha256, config, meta)."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CLASSIFIER.name
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(weights, str(path))
+    card = {"name": "fmnist-classifier", "kind": "fid-feature-classifier",
+            "sha256": sha256(path), "config": model.cfg.to_dict(),
+            "parameters": sum(p.numel() for p in model.parameters()), **meta}
+    path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    return path
+
+
+def classifier_card(path: str | Path = CLASSIFIER) -> dict:
+    """The JSON card beside the classifier weights (sha256, architecture, provenance)."""
+    card = Path(path).with_suffix(".json")
+    if not card.is_file():
+        raise FileNotFoundError(f"no classifier card {card}; train one with "
+                                "`python -m trajreg.fid train-classifier --out trajreg/weights`")
+    return json.loads(card.read_text())
+
+
+def load_classifier(path: str | Path = CLASSIFIER,
+                    device: str | torch.device = "cpu") -> Classifier:
+    """The classifier at ``path`` in eval mode, refused unless its sha256 matches its card."""
+    from safetensors.torch import load_file
+
+    from trajreg.models import verify
+
+    card = classifier_card(path)
+    verify(path, card["sha256"])
+    model = Classifier(ClassifierConfig.from_dict(card["config"]))
+    model.load_state_dict(load_file(str(path)))
+    return model.eval().requires_grad_(False).to(device)
+
+
+# ----------------------------------------------------------------------------------------------
+# Images -> features -> (mu, sigma) -> Frechet distance.
+
+
+def _check_images(images, channels: tuple[int, ...]) -> torch.Tensor:
+    x = torch.as_tensor(images)
+    if x.ndim != 4 or x.shape[1] not in channels or x.shape[0] < 1:
+        raise ValueError(f"images must have shape (N, C, H, W) with N >= 1 and C in {channels}, "
+                         f"got {tuple(x.shape)}")
+    if x.dtype == torch.uint8:
+        return x
+    if not x.is_floating_point():
+        raise ValueError(f"images must be uint8 pixels or floats in [-1, 1], got dtype {x.dtype}")
+    _validate.finite("images", x)
+    if x.abs().max() > MAX_ABS:
+        raise ValueError(f"images must be floats in [-1, 1] but reach {float(x.abs().max()):.4g}; "
+                         "pass [0, 255] pixels as a uint8 tensor")
+    return x
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """8-bit pixels of images in [-1, 1]: clamp, round((x + 1) * 127.5), as PNG writers do."""
+    x = torch.as_tensor(x)
+    if x.dtype == torch.uint8:
+        return x
+    _validate.finite("images", x)
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def features(images, extractor: str | Extractor = "fmnist", batch_size: int = 500,
+             device: str | torch.device = "cpu") -> np.ndarray:
+    """Float64 features (N, F) of images (N, C, H, W), uint8 or float in [-1, 1].
+
+    ``extractor``: "fmnist" (our classifier, 128-d; images (N, 1, 28, 28)), "inception"
+    (clean-fid's Inception, 2048-d) or a callable standing in for the Inception network
+    (see :func:`inception_features`). Images are quantised with :func:`to_uint8` first.
+    """
+    if callable(extractor) or extractor == "inception":
+        return inception_features(images, device, batch_size=batch_size,
+                                  extractor=None if extractor == "inception" else extractor)
+    _validate.choice("extractor", extractor, ("fmnist", "inception"))
+    _validate.at_least("batch_size", batch_size, 1)
+    u = to_uint8(_check_images(images, (1,)))
+    if u.shape[2:] != (28, 28):
+        raise ValueError(f"the fmnist extractor needs (N, 1, 28, 28) images, got {tuple(u.shape)}")
+    net = load_classifier(device=device)
+    with torch.no_grad():
+        out = [net.embed(b.to(device, torch.float32) / 127.5 - 1).double().cpu()
+               for b in tqdm(u.split(batch_size), desc="fmnist features", disable=None,
+                             leave=False)]
+    return torch.cat(out).numpy()
+
+
+class FIDStats(NamedTuple):
+    """Mean (F,) and covariance (F, F) of a feature set, float64."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+
+
+def statistics(feats: np.ndarray) -> FIDStats:
+    """Sample mean and covariance (ddof 1) of features (N, F), in float64."""
+    feats = np.asarray(feats, dtype=np.float64)
+    if feats.ndim != 2 or feats.shape[0] < 2:
+        raise ValueError(f"feats must have shape (N, F) with N >= 2, got {feats.shape}")
+    if not np.isfinite(feats).all():
+        raise ValueError("feats contains NaN or infinite entries")
+    return FIDStats(feats.mean(axis=0), np.cov(feats, rowvar=False))
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
+                     sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), computed by clean-fid."""
+    from cleanfid.fid import frechet_distance as cleanfid_frechet
+    from scipy.linalg import LinAlgWarning
+
+    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
+    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
+    F_ = mu1.shape[0]
+    for name, a, shape in (("mu1", mu1, (F_,)), ("mu2", mu2, (F_,)), ("sigma1", sigma1, (F_, F_)),
+                           ("sigma2", sigma2, (F_, F_))):
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} to match mu1, got {a.shape}")
+    with warnings.catch_warnings():
+        # clean-fid passes scipy's deprecated sqrtm(disp=False); covariances are often singular
+        # (features that stay 0 after the ReLU, or fewer samples than features), which sqrtm
+        # handles but warns about. clean-fid adds eps to the diagonal if the root is not finite.
+        warnings.filterwarnings("ignore", "The `disp` argument", DeprecationWarning)
+        warnings.filterwarnings("ignore", "Matrix is singular", LinAlgWarning)
+        return float(cleanfid_frechet(mu1.astype(np.float64), sigma1.astype(np.float64),
+                                      mu2.astype(np.float64), sigma2.astype(np.float64)))
+
+
+def fid(images, ref: str | Path | tuple = "fmnist-train", extractor: str | Extractor = "fmnist",
+        batch_size: int = 500, device: str | torch.device = "cpu") -> float:
+    """FID of images (N, C, H, W) against reference statistics: a name, .npz path or (mu, sigma)."""
+    return frechet_distance(*statistics(features(images, extractor, batch_size, device)),
+                            *_as_stats(ref, batch_size, device))
+
+
+def _as_stats(ref, batch_size: int = 500, device: str | torch.device = "cpu") -> FIDStats:
+    if isinstance(ref, str) and ref in REFERENCES:
+        return reference_stats(ref, batch_size=batch_size, device=device)
+    if isinstance(ref, str | Path):
+        return load_stats(ref)
+    mu, sigma = ref
+    return FIDStats(np.asarray(mu, np.float64), np.asarray(sigma, np.float64))
+
+
+# ----------------------------------------------------------------------------------------------
+# Statistics files: .npz with mu, sigma and a sha256sum-style sidecar "<name>.npz.sha256".
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray) -> Path:
+    """Write mu, sigma (float64) to ``path`` (.npz) and its sha256 to ``<path>.sha256``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        np.savez(f, mu=np.asarray(mu, np.float64), sigma=np.asarray(sigma, np.float64))
+    _sidecar(tmp).write_text(f"{sha256(tmp)}  {path.name}\n")
+    tmp.replace(path)
+    _sidecar(tmp).replace(_sidecar(path))
+    return path
+
+
+def load_stats(path: str | Path, *, verify: bool = True) -> FIDStats:
+    """Read (mu, sigma) from ``path``; unless ``verify=False``, refuse it if its sidecar differs.
+
+    Reference files from elsewhere (EDM's fid-refs, clean-fid's stats) carry no sidecar: write one
+    with ``sha256sum ref.npz > ref.npz.sha256`` after checking the file, or pass ``verify=False``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"statistics file {path} does not exist")
+    if verify:
+        side = _sidecar(path)
+        if not side.is_file():
+            raise FileNotFoundError(f"checksum file {side} for {path} does not exist (write it "
+                                    f"with `sha256sum {path.name} > {side.name}` or verify=False)")
+        expected, got = side.read_text().split()[0], sha256(path)
+        if got != expected:
+            raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected} "
+                             f"(from {side.name}), got {got}; the file is corrupt")
+    with np.load(path) as d:
+        return FIDStats(d["mu"].astype(np.float64), d["sigma"].astype(np.float64))
+
+
+def reference_stats(name: str = "fmnist-train", *, batch_size: int = 500,
+                    device: str | torch.device = "cpu", refresh: bool = False) -> FIDStats:
+    """Classifier-feature statistics of a Fashion-MNIST split, cached per classifier checksum."""
+    _validate.choice("name", name, REFERENCES)
+    path = cache_dir() / "fid" / f"{name}-{classifier_card()['sha256'][:12]}.npz"
+    if path.is_file() and not refresh:
+        try:
+            return load_stats(path)
+        except (OSError, ValueError, KeyError) as err:
+            warnings.warn(f"recomputing the cached statistics {path}: {err}", stacklevel=2)
+    stats = statistics(features(fashion_mnist(name.split("-")[1]), "fmnist", batch_size, device))
+    save_stats(path, *stats)
+    return stats
+
+
+# ----------------------------------------------------------------------------------------------
+# Paper scale: clean-fid's Inception-v3 and folders of PNG samples.
+
+
+@lru_cache(maxsize=2)
+def _inception(device: str) -> Extractor:
+    from cleanfid.downloads_helper import inception_url
+    from cleanfid.features import build_feature_extractor
+
+    if not INCEPTION_FILE.is_file():
+        raise FileNotFoundError(
+            f"clean-fid's Inception-v3 weights are not at {INCEPTION_FILE}, where clean-fid looks "
+            f"for them, and trajreg does not download them. Download {inception_url} "
+            f"on a machine with internet access and place the file at {INCEPTION_FILE}.")
+    return build_feature_extractor("clean", torch.device(device), use_dataparallel=False)
+
+
+def inception_features(images, device: str | torch.device = "cpu", batch_size: int = 64,
+                       extractor: Extractor | None = None) -> np.ndarray:
+    """Float64 Inception pool features (N, 2048) of images (N, 1 or 3, H, W), as clean-fid does.
+
+    Images (uint8, or float in [-1, 1] quantised by :func:`to_uint8`) become RGB (grayscale
+    repeated), are resized to 299x299 by clean-fid's "clean" resizer (PIL bicubic in float) and
+    go through ``extractor``: by default clean-fid's torchscript Inception; a callable stands in for
+    it and receives the same float32 (B, 3, 299, 299) batches in [0, 255].
+    """
+    from cleanfid.resize import build_resizer
+
+    _validate.at_least("batch_size", batch_size, 1)
+    u = to_uint8(_check_images(images, (1, 3))).cpu().expand(-1, 3, -1, -1)
+    model = extractor if extractor is not None else _inception(str(device))
+    resize = build_resizer("clean")
+    out = []
+    for b in tqdm(u.split(batch_size), desc="inception features", disable=None, leave=False):
+        hwc = b.permute(0, 2, 3, 1).numpy()
+        x = torch.stack([torch.from_numpy(resize(img)) for img in hwc]).permute(0, 3, 1, 2)
+        with torch.no_grad():
+            out.append(torch.as_tensor(model(x.contiguous().to(device))).double().cpu())
+    return torch.cat(out).numpy()
+
+
+def read_folder(folder: str | Path) -> torch.Tensor:
+    """All PNGs under ``folder`` (recursively, sorted) as uint8 (N, C, H, W); C = 1 or 3."""
+    from PIL import Image
+
+    files = sorted(Path(folder).rglob("*.png"))
+    if not files:
+        raise FileNotFoundError(f"no .png files under {folder}")
+    arrays = []
+    for f in files:
+        with Image.open(f) as im:
+            a = np.asarray(im if im.mode == "L" else im.convert("RGB"))
+        a = a[:, :, None] if a.ndim == 2 else a
+        if arrays and a.shape != arrays[0].shape:
+            raise ValueError(f"{f} has shape {a.shape}, but {files[0]} has {arrays[0].shape}")
+        arrays.append(a)
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def fid_from_folder(folder: str | Path, ref_stats: str | Path | tuple,
+                    extractor: str | Extractor = "inception", batch_size: int = 64,
+                    device: str | torch.device = "cpu") -> float:
+    """FID of the PNGs under ``folder`` against ``ref_stats`` (name, .npz path or (mu, sigma))."""
+    return fid(read_folder(folder), ref_stats, extractor, batch_size, device)
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line.
+
+
+def _train_command(a: argparse.Namespace, argv: list[str]) -> None:
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    t0 = time.time()
+    model, acc = train_classifier(a.epochs, a.seed, a.device, a.batch, a.lr)
+    wall = time.time() - t0
+    meta = {"test_accuracy": round(acc, 4), "epochs": a.epochs, "batch": a.batch, "lr": a.lr,
+            "seed": a.seed, "images_seen": a.epochs * 60_000, "wall_time_s": round(wall, 1),
+            "hardware": f"{a.device}: {platform.processor() or platform.machine()}, "
+                        f"{torch.get_num_threads()} torch threads",
+            "torch": torch.__version__, "command": " ".join(["python -m trajreg.fid", *argv]),
+            "augmentation": "horizontal flip (p = 0.5), translation by up to 1 pixel",
+            "feature": "128-d ReLU output of fc (input of dropout and the logits layer)"}
+    path = save_classifier(model, a.out, meta)
+    print(f"test accuracy {acc:.4f} after {wall:.0f} s; wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``train-classifier``, ``stats`` (reference statistics) or ``folder`` (FID of PNG samples)."""
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(prog="python -m trajreg.fid", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train-classifier", help="train and write the feature classifier")
+    t.add_argument("--out", required=True)
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--batch", type=int, default=128)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (0: torch's default); one is fastest for this small "
+                        "network on a shared CPU and keeps the run reproducible")
+    t.add_argument("--device", default="cpu")
+    s = sub.add_parser("stats", help="compute (or find cached) reference statistics")
+    s.add_argument("name", choices=REFERENCES)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--refresh", action="store_true")
+    f = sub.add_parser("folder", help="FID of the PNGs under a folder")
+    f.add_argument("folder")
+    f.add_argument("--ref", required=True, help=f"one of {REFERENCES} or an .npz (mu, sigma)")
+    f.add_argument("--extractor", choices=("inception", "fmnist"), default="inception")
+    f.add_argument("--device", default="cpu")
+    a = p.parse_args(argv)
+    if a.cmd == "train-classifier":
+        _train_command(a, argv)
+    elif a.cmd == "stats":
+        mu, _ = reference_stats(a.name, device=a.device, refresh=a.refresh)
+        print(f"{a.name}: {mu.shape[0]}-d statistics in {cache_dir() / 'fid'}")
+    else:
+        print(f"FID {fid_from_folder(a.folder, a.ref, a.extractor, device=a.device):.4f}")
+
+
+if __name__ == "__main__":
+    main()
