@@ -40,3 +40,13 @@ def test_ema_halflife_ramps_up():
     cfg = TrainConfig(batch=128, ema_halflife_kimg=50, ema_rampup_ratio=0.1)
     assert _ema_beta(cfg, 1280) < _ema_beta(cfg, 128_000) < _ema_beta(cfg, 10_000_000)
     assert abs(_ema_beta(cfg, 10_000_000) ** (50_000 / 128) - 0.5) < 1e-9
+
+
+def test_loss_curve_bins_and_deduplicates(tmp_path):
+    from trajreg.train import loss_curve
+
+    rows = [{"step": i, "nimg": 8 * i, "loss": float(i)} for i in range(1, 11)]
+    rows += [{"step": 10, "nimg": 80, "loss": 10.0}]  # repeated after a resume
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in rows))
+    assert loss_curve(log, bins=5) == [[16, 1.5], [32, 3.5], [48, 5.5], [64, 7.5], [80, 9.5]]

@@ -123,6 +123,15 @@ def _save(path: Path, D, ema, opt, g: torch.Generator, state: dict) -> None:
     tmp.replace(path)
 
 
+def loss_curve(log: Path, bins: int = 100) -> list[list[float]]:
+    """[[images seen, mean loss], ...] of a run's log, averaged over ``bins`` equal spans of steps."""
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    rows = list({r["step"]: r for r in rows}.values())  # a resumed run may repeat steps
+    per = max(1, math.ceil(len(rows) / bins))
+    chunks = [rows[i:i + per] for i in range(0, len(rows), per)]
+    return [[c[-1]["nimg"], round(sum(r["loss"] for r in c) / len(c), 5)] for c in chunks]
+
+
 def export(run: str | Path, dest: str | Path, name: str = "fmnist-edm", note: str = "") -> Path:
     """Write the EMA weights of ``run`` as ``dest/name.safetensors`` plus provenance ``name.json``."""
     from safetensors.torch import save_file
@@ -145,6 +154,7 @@ def export(run: str | Path, dest: str | Path, name: str = "fmnist-edm", note: st
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__, "command": f"python -m trajreg.train --out {run} "
         f"--kimg {cfg['kimg']} --batch {cfg['batch']} --seed {cfg['seed']}", "note": note,
+        "loss_curve": loss_curve(run / "log.jsonl"),
     }
     (dest / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
     return path

@@ -1,0 +1,25 @@
+import json
+
+import pytest
+
+from trajreg import cli
+
+
+def test_gits_command_prints_a_descending_schedule(capsys):
+    cli.main(["gits", "--model", "fmnist-edm", "--steps", "3", "--warmup", "4", "--grid", "11",
+              "--device", "cpu"])
+    sigmas = json.loads(capsys.readouterr().out)
+    assert len(sigmas) == 4 and sigmas[0] == 80.0 and sigmas[-1] == 0.002
+    assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+
+
+def test_diffusers_format_ends_at_zero(capsys):
+    cli.main(["gits", "--steps", "2", "--warmup", "2", "--grid", "6", "--format", "diffusers",
+              "--device", "cpu"])
+    assert json.loads(capsys.readouterr().out)[-1] == 0.0
+
+
+def test_unknown_command_exits_with_usage(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["nope"])
+    assert "usage: trajreg" in capsys.readouterr().err
