@@ -71,7 +71,7 @@ def train(out: str | Path, cfg: TrainConfig | None = None, device: str = "cpu") 
     ema = copy.deepcopy(D).eval().requires_grad_(False)
     opt = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     g = torch.Generator().manual_seed(cfg.seed)
-    state = {"step": 0, "nimg": 0, "wall": 0.0}
+    state = {"step": 0, "nimg": 0, "wall": 0.0, "threads": torch.get_num_threads()}
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():
         s = torch.load(ckpt, map_location=device, weights_only=False)
@@ -123,9 +123,10 @@ def _save(path: Path, D, ema, opt, g: torch.Generator, state: dict) -> None:
     tmp.replace(path)
 
 
-def loss_curve(log: Path, bins: int = 100) -> list[list[float]]:
+def loss_curve(log: Path, bins: int = 100, max_step: int | None = None) -> list[list[float]]:
     """[[images seen, mean loss], ...] of a run's log, averaged over ``bins`` equal spans of steps."""
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if max_step is None or r["step"] <= max_step]
     rows = list({r["step"]: r for r in rows}.values())  # a resumed run may repeat steps
     per = max(1, math.ceil(len(rows) / bins))
     chunks = [rows[i:i + per] for i in range(0, len(rows), per)]
@@ -151,10 +152,11 @@ def export(run: str | Path, dest: str | Path, name: str = "fmnist-edm", note: st
         "sha256": sha256(path), "train_config": cfg,
         "steps": s["state"]["step"], "images_seen": s["state"]["nimg"],
         "wall_time_s": round(s["state"]["wall"], 1),
-        "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "hardware": f"{platform.processor() or platform.machine()}, "
+        f"{s['state'].get('threads', torch.get_num_threads())} torch threads",
         "torch": torch.__version__, "command": f"python -m trajreg.train --out {run} "
         f"--kimg {cfg['kimg']} --batch {cfg['batch']} --seed {cfg['seed']}", "note": note,
-        "loss_curve": loss_curve(run / "log.jsonl"),
+        "loss_curve": loss_curve(run / "log.jsonl", max_step=s["state"]["step"]),
     }
     (dest / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
     return path
