@@ -63,7 +63,7 @@ test-unit: $(SETUP_STAMP)
 
 # nbval re-executes each notebook in its folder and compares the cells marked # NBVAL_CHECK_OUTPUT.
 test-notebooks: $(SETUP_STAMP)
-	$(BIN)/pytest --nbval-lax --nbval-current-env notebooks/
+	scripts/nbval_lanes.sh $(BIN) $(NOTEBOOKS)
 
 lint: $(SETUP_STAMP)
 	$(BIN)/ruff check trajreg tests
