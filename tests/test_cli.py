@@ -10,7 +10,7 @@ def test_gits_command_prints_a_descending_schedule(capsys):
               "--device", "cpu"])
     sigmas = json.loads(capsys.readouterr().out)
     assert len(sigmas) == 4 and sigmas[0] == 80.0 and sigmas[-1] == 0.002
-    assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+    assert all(a > b for a, b in zip(sigmas[:-1], sigmas[1:], strict=True))
 
 
 def test_diffusers_format_ends_at_zero(capsys):
