@@ -103,7 +103,8 @@ def evaluate(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solv
     if compute_fid:
         with warnings.catch_warnings():  # few samples, dead ReLU features: singular covariances
             warnings.filterwarnings("ignore", "Matrix is singular", LinAlgWarning)
-            score = fid.fid(x.float(), fid_ref, fid_extractor)
+            # scored as 8-bit images, as fid.features does; a diverged sample may leave [-1, 1]
+            score = fid.fid(fid.to_uint8(x.float()), fid_ref, fid_extractor)
     return Result(solver, schedule, solvers.nfe(solver, sigmas), [float(s) for s in sigmas],
                   score, sum(errs) / len(errs) if errs else None, seconds, errs)
 
