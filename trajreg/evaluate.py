@@ -24,8 +24,8 @@ from trajreg import _validate, data, schedules, solvers
 from trajreg.denoisers import Denoiser
 
 __all__ = ["WARMUP_SEED", "Model", "Result", "baseline", "cached", "evaluate", "final_samples",
-           "load", "model_key", "n_steps", "ode_error", "reference", "run", "seeds", "source_hash",
-           "time_denoiser", "warmup"]
+           "load", "model_key", "n_steps", "ode_error", "propagated_error", "reference", "run",
+           "seeds", "source_hash", "time_denoiser", "warmup"]
 
 T = TypeVar("T")
 PACKAGE = Path(__file__).parent
@@ -97,6 +97,7 @@ def evaluate(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solv
 
     start = time.perf_counter()
     x = final_samples(denoiser, noise, sigmas, solver, batch_size=batch_size)
+    _sync(x)
     seconds = time.perf_counter() - start
     errs = [] if x_ref is None else ode_error(x[: len(x_ref)], x_ref).tolist()
     score = None
@@ -110,23 +111,25 @@ def evaluate(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solv
 
 
 def propagated_error(denoiser: Denoiser, warm: Any, pairs: Sequence[tuple[int, int]],
-                     n: int = 16, teacher: str = "ipndm") -> list[dict[str, float]]:
+                     n: int = 16, teacher: str = "ipndm",
+                     device: str | torch.device = "cpu") -> list[dict[str, float]]:
     """What one Euler jump of a GITS cost matrix costs at the end of sampling.
 
     For each grid pair (i, j): the jump x_hat = x_i + (t_j - t_i) d_i from the first n warm-up
     states (as in ``gits.cost_matrix``), then both x_hat and the teacher's own x_j are solved
     on to grid[-1] with ``teacher`` on the fine grid grid[j:]. Returns, per pair, the local error
     E||x_hat - x_j|| (the l2 cost) and the propagated one E||Phi(x_hat) - Phi(x_j)||, both as
-    RMS per coordinate.
+    RMS per coordinate. The states are moved to ``device``, where the denoiser runs.
     """
     t = warm.sigmas
-    x = warm.x[:, :n].to(torch.float64)
-    d = (x[:-1] - warm.denoised[:, :n].to(torch.float64)) / t[:-1].reshape(-1, *[1] * (x.ndim - 1))
+    x = warm.x[:, :n].to(device, torch.float64)
+    den = warm.denoised[:, :n].to(device, torch.float64)
+    d = (x[:-1] - den) / t[:-1].to(device).reshape(-1, *[1] * (x.ndim - 1))
     step = solvers.get(teacher)
     ends: dict[int, torch.Tensor] = {}
     out = []
     for i, j in pairs:
-        x_hat = x[i] + (t[j] - t[i]) * d[i]
+        x_hat = x[i] + float(t[j] - t[i]) * d[i]
         if j == len(t) - 1:
             end_hat, end = x_hat, x[j]
         else:
@@ -138,14 +141,20 @@ def propagated_error(denoiser: Denoiser, warm: Any, pairs: Sequence[tuple[int, i
     return out
 
 
+def _sync(x: torch.Tensor) -> None:
+    """Wait for the GPU work behind x (timings of CUDA calls are otherwise only launch times)."""
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+
+
 def time_denoiser(denoiser: Denoiser, x: torch.Tensor, sigma: float = 1.0,
                   repeats: int = 3) -> float:
     """Median wall time (s) of one denoiser call on the batch x."""
-    denoiser(x, sigma)                                        # warm-up call
+    _sync(denoiser(x, sigma))                                 # warm-up call
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        denoiser(x, sigma)
+        _sync(denoiser(x, sigma))
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
 
@@ -224,13 +233,15 @@ class Model:
     key: str
     denoiser: Denoiser
     shape: tuple[int, ...]
+    device: str = "cpu"         # where the denoiser runs; noises are drawn (on the CPU) and moved
 
 
 def load(name: str, device: str | torch.device = "cpu") -> Model:
     """``models.load(name)`` with the key used to cache results computed with it."""
     from trajreg import models
 
-    return Model(name, model_key(name), models.load(name, device), models.info(name).data_shape)
+    return Model(name, model_key(name), models.load(name, device), models.info(name).data_shape,
+                 str(device))
 
 
 def seeds(seed: int, n: int, repeat: int = 0) -> range:
@@ -246,7 +257,8 @@ def warmup(model: Model, n: int, *, seed: int = 0, grid: int = 61, teacher: str 
     from trajreg import gits
 
     def compute():
-        noise = data.noise(range(WARMUP_SEED + seed, WARMUP_SEED + seed + n), model.shape)
+        noise = data.noise(range(WARMUP_SEED + seed, WARMUP_SEED + seed + n), model.shape,
+                           device=model.device)
         start = time.perf_counter()
         warm = gits.warmup(model.denoiser, noise, grid, teacher, batch_size=batch_size)
         return warm, time.perf_counter() - start
@@ -260,9 +272,9 @@ def reference(model: Model, seeds: range, n_steps: int = 100, solver: str = "ipn
     """High-accuracy PF-ODE solutions (``solver`` on the n_steps polynomial rho=7 schedule over
     [0.002, 80]) from the noises of ``seeds``, cached; float64 (len(seeds), *shape)."""
     def compute():
-        noise = data.noise(seeds, model.shape)
+        noise = data.noise(seeds, model.shape, device=model.device)
         return final_samples(model.denoiser, noise, schedules.polynomial(n_steps + 1), solver,
-                             batch_size=batch_size)
+                             batch_size=batch_size).cpu()
 
     key = {"model": model.key, "seeds": seeds, "n_steps": n_steps, "solver": solver}
     return cached("reference", key, compute)
@@ -275,12 +287,14 @@ def run(model: Model, solver: str, sigmas: torch.Tensor, seeds: range, *, schedu
     """``evaluate`` on the noises of ``seeds``, cached by (model, solver, sigmas, seeds, x_ref,
     FID reference and features)."""
     def compute():
-        noise = data.noise(seeds, model.shape)
-        return evaluate(model.denoiser, noise, sigmas, solver, schedule=schedule, x_ref=x_ref,
+        noise = data.noise(seeds, model.shape, device=model.device)
+        ref = None if x_ref is None else x_ref.to(model.device)
+        return evaluate(model.denoiser, noise, sigmas, solver, schedule=schedule, x_ref=ref,
                         fid_ref=fid_ref, fid_extractor=fid_extractor, compute_fid=compute_fid,
                         batch_size=batch_size)
 
-    ref = None if x_ref is None else hashlib.sha256(x_ref.double().numpy().tobytes()).hexdigest()
+    ref = (None if x_ref is None
+           else hashlib.sha256(x_ref.double().cpu().numpy().tobytes()).hexdigest())
     key = {"model": model.key, "solver": solver, "sigmas": sigmas, "seeds": seeds, "ref": ref,
            "fid": [fid_ref, fid_extractor, _features_key(fid_extractor)] if compute_fid else None}
     result = cached("run", key, compute)
