@@ -15,10 +15,13 @@ fi
 # `python3` is the kernel that `make setup` registers inside the venv; JUPYTER_PREFER_ENV_PATH=1
 # makes Jupyter find it before any user-level kernel of the same name.
 export JUPYTER_PREFER_ENV_PATH=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} BIN=$bin
+SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export SCRIPTS
 run_one() {
     local nb=$1 start=$SECONDS
     "$BIN/papermill" "$nb" "$nb" --cwd "$(dirname "$nb")" --kernel python3 --no-progress-bar \
         --log-level WARNING
+    "$BIN/python" "$SCRIPTS/stamp_notebooks.py" "$nb" >/dev/null
     echo "executed $nb in $((SECONDS - start)) s" >&2
 }
 export -f run_one

@@ -187,3 +187,43 @@ def test_checks_flag_layout_mistakes():
     assert "parameter 'n' is not a plain literal" in problems
     nb.cells[1].metadata["tags"] = []
     assert "expected one code cell tagged 'parameters', found 0" in convention_problems(nb)
+
+
+def _stamp_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("stamp_notebooks", ROOT / "scripts" / "stamp_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def stale_problem(nb, rel: str) -> str | None:
+    """A message if the notebook's code changed after its outputs were made (None if not)."""
+    stamp = _stamp_module()
+    recorded = nb.metadata.get(stamp.KEY, {}).get("code_sha256")
+    if recorded == stamp.code_sha256(nb):
+        return None
+    why = "has no record of the code its outputs came from" if recorded is None else \
+        "had its code edited after its outputs were made"
+    return (f"{rel} {why}: its committed outputs are stale. Regenerate them with "
+            f"`scripts/execute_notebooks.sh .venv/bin {rel}` (or `make execute`) and commit.")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_outputs_match_its_code(path):
+    problem = stale_problem(nbformat.read(path, as_version=4), f"notebooks/{path.name}")
+    assert problem is None, problem
+
+
+def test_stale_check_flags_edited_code_but_not_prose():
+    stamp = _stamp_module()
+    nb = _notebook(executed=True)
+    nb.metadata[stamp.KEY] = {"code_sha256": stamp.code_sha256(nb)}
+    assert stale_problem(nb, "x.ipynb") is None
+    nb.cells[-1].source += "\nMore prose."
+    assert stale_problem(nb, "x.ipynb") is None
+    nb.cells[2].source = f"{CHECK}\nprint(n + 1)"
+    assert "edited after its outputs were made" in stale_problem(nb, "x.ipynb")
+    del nb.metadata[stamp.KEY]
+    assert "has no record" in stale_problem(nb, "x.ipynb")

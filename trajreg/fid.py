@@ -250,26 +250,34 @@ def statistics(feats: np.ndarray) -> FIDStats:
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
-                     sigma2: np.ndarray) -> float:
-    """||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), computed by clean-fid."""
-    from cleanfid.fid import frechet_distance as cleanfid_frechet
-    from scipy.linalg import LinAlgWarning
+                     sigma2: np.ndarray, eps: float = 1e-6) -> float:
+    """||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)) (Heusel et al. 2017).
 
-    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
-    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
+    The same computation as clean-fid's ``frechet_distance`` (eps added to the diagonals if the
+    matrix root is not finite; the real part kept), written out because clean-fid calls
+    ``scipy.linalg.sqrtm(..., disp=False)``, which newer SciPy releases no longer accept.
+    """
+    from scipy import linalg
+
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    sigma1 = np.atleast_2d(sigma1).astype(np.float64)
+    sigma2 = np.atleast_2d(sigma2).astype(np.float64)
     F_ = mu1.shape[0]
     for name, a, shape in (("mu1", mu1, (F_,)), ("mu2", mu2, (F_,)), ("sigma1", sigma1, (F_, F_)),
                            ("sigma2", sigma2, (F_, F_))):
         if a.shape != shape:
             raise ValueError(f"{name} must have shape {shape} to match mu1, got {a.shape}")
     with warnings.catch_warnings():
-        # clean-fid passes scipy's deprecated sqrtm(disp=False); covariances are often singular
-        # (features that stay 0 after the ReLU, or fewer samples than features), which sqrtm
-        # handles but warns about. clean-fid adds eps to the diagonal if the root is not finite.
-        warnings.filterwarnings("ignore", "The `disp` argument", DeprecationWarning)
-        warnings.filterwarnings("ignore", "Matrix is singular", LinAlgWarning)
-        return float(cleanfid_frechet(mu1.astype(np.float64), sigma1.astype(np.float64),
-                                      mu2.astype(np.float64), sigma2.astype(np.float64)))
+        # covariances are often singular (features that stay 0 after the ReLU, or fewer samples
+        # than features); sqrtm handles that but warns
+        warnings.filterwarnings("ignore", "Matrix is singular", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1 @ sigma2)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(F_) * eps
+            covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    covmean = np.real(covmean)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
 def fid(images, ref: str | Path | tuple = "fmnist-train", extractor: str | Extractor = "fmnist",

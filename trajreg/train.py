@@ -71,7 +71,8 @@ def train(out: str | Path, cfg: TrainConfig | None = None, device: str = "cpu") 
     ema = copy.deepcopy(D).eval().requires_grad_(False)
     opt = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     g = torch.Generator().manual_seed(cfg.seed)
-    state = {"step": 0, "nimg": 0, "wall": 0.0, "threads": torch.get_num_threads()}
+    state = {"step": 0, "nimg": 0, "wall": 0.0, "threads": torch.get_num_threads(),
+             "hardware": hardware(device)}
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():
         s = torch.load(ckpt, map_location=device, weights_only=False)
@@ -116,6 +117,14 @@ def train(out: str | Path, cfg: TrainConfig | None = None, device: str = "cpu") 
     return ckpt
 
 
+def hardware(device: str | torch.device) -> str:
+    """Short description of where training runs: the GPU's name, or the CPU and torch threads."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+
+
 def _save(path: Path, D, ema, opt, g: torch.Generator, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
@@ -152,10 +161,11 @@ def export(run: str | Path, dest: str | Path, name: str = "fmnist-edm", note: st
         "sha256": sha256(path), "train_config": cfg,
         "steps": s["state"]["step"], "images_seen": s["state"]["nimg"],
         "wall_time_s": round(s["state"]["wall"], 1),
-        "hardware": f"{platform.processor() or platform.machine()}, "
+        "hardware": s["state"].get("hardware") or f"{platform.processor() or platform.machine()}, "
         f"{s['state'].get('threads', torch.get_num_threads())} torch threads",
         "torch": torch.__version__, "command": f"python -m trajreg.train --out {run} "
-        f"--kimg {cfg['kimg']} --batch {cfg['batch']} --seed {cfg['seed']}", "note": note,
+        f"--kimg {cfg['kimg']} --batch {cfg['batch']} --lr {cfg['lr']} "
+        f"--ema-halflife-kimg {cfg['ema_halflife_kimg']} --seed {cfg['seed']}", "note": note,
         "loss_curve": loss_curve(run / "log.jsonl", max_step=s["state"]["step"]),
     }
     (dest / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
