@@ -19,12 +19,13 @@ export JUPYTER_PREFER_ENV_PATH := 1
 # Quiet the debugger warning that ipykernel prints in every fresh kernel.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup data book book-fast execute test test-unit test-notebooks lint clean
+.PHONY: help setup data book book-fast status execute test test-unit test-notebooks lint clean
 
 help:
 	@echo "make book       run every notebook at default parameters, then build the site (_build/html)"
 	@echo "make test       unit tests, then re-run every notebook and compare its checked outputs"
 	@echo "make book-fast  build the site from the notebooks as committed (no re-execution)"
+	@echo "make status     regenerate book/status.md from the executed notebooks"
 	@echo "make lint       ruff check trajreg tests"
 	@echo "make setup      create .venv and install trajreg[dev]; get Fashion-MNIST (done by book/test)"
 	@echo "make clean      remove _build and caches (keeps .venv)"
@@ -51,8 +52,12 @@ execute: setup
 book: execute
 	$(MAKE) book-fast
 
-book-fast: $(SETUP_STAMP)
+book-fast: $(SETUP_STAMP) status
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# The reproduction status page, generated from the rows the executed notebooks record.
+status: $(SETUP_STAMP)
+	$(BIN)/python -m trajreg.report book/status.md
 
 # Runs both suites even if the first fails, and fails if either did.
 test: setup
