@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import pickle
+import tarfile
 import urllib.request
 from collections.abc import Sequence
 from functools import lru_cache
@@ -103,6 +105,77 @@ def noise(seeds: Sequence[int] | torch.Tensor, shape: Sequence[int],
         g = torch.Generator().manual_seed(s)
         out[i] = torch.randn(tuple(shape), generator=g, dtype=torch.float64)
     return out.to(device=device, dtype=dtype)
+
+
+# CIFAR-10 (Krizhevsky 2009), python version. The md5 is the one the dataset's page publishes
+# (https://www.cs.toronto.edu/~kriz/cifar.html); the sha256 is the file_hash TensorFlow's
+# keras.datasets.cifar10.load_data checks for this URL (tensorflow/python/keras/datasets/cifar10.py).
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+CIFAR10_SHAPE = (3, 32, 32)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_MEMBERS = {"train": tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)),
+                   "test": ("cifar-10-batches-py/test_batch",)}
+
+
+def md5(path: str | Path) -> str:
+    """Hex md5 of a file, read in 1 MiB blocks (only to compare with a published md5)."""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cifar10_file() -> Path:
+    """cache_dir()/cifar10/cifar-10-python.tar.gz, downloaded if absent; refused unless both its
+    sha256 and its md5 match the published values."""
+    dest = cache_dir() / "cifar10" / "cifar-10-python.tar.gz"
+    if not dest.is_file():
+        download(CIFAR10_URL, dest, CIFAR10_SHA256)
+    for name, got, expected in (("sha256", sha256(dest), CIFAR10_SHA256), ("md5", md5(dest), CIFAR10_MD5)):
+        if got != expected:
+            raise OSError(f"checksum mismatch for {dest}: expected {name} {expected}, got {got}; "
+                          f"delete the file to download it again")
+    return dest
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickler that builds only numpy arrays (CIFAR-10's batches): anything else is refused."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"CIFAR-10 batch refers to {module}.{name}, not a numpy array")
+        return super().find_class(module, name)
+
+
+@lru_cache(maxsize=4)
+def _read_cifar(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (N, 3, 32, 32) and int64 labels (N,) of a split of the python tarball."""
+    images, labels = [], []
+    with tarfile.open(path, "r:gz") as tar:
+        for member in CIFAR10_MEMBERS[split]:
+            f = tar.extractfile(member)
+            if f is None:
+                raise OSError(f"{path} has no file {member}")
+            batch = _ArrayUnpickler(f, encoding="bytes").load()
+            images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, *CIFAR10_SHAPE))
+            labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def cifar10(split: str = "train", *, labels: bool = False):
+    """CIFAR-10 images as float32 (N, 3, 32, 32) in [-1, 1] (50k train, 10k test); optionally
+    also int64 labels. Downloaded once from the official site, checksum-verified."""
+    _validate.choice("split", split, CIFAR10_MEMBERS)
+    images, y = _read_cifar(cifar10_file(), split)
+    x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)
+    return (x, torch.from_numpy(y.copy())) if labels else x
 
 
 if __name__ == "__main__":
