@@ -110,11 +110,13 @@ def _chord_distance(y: torch.Tensor, start: torch.Tensor, u: torch.Tensor) -> to
 def cost_matrix(warm: Trajectory, metric: str = "l2", *, chunk: int = 1 << 22) -> torch.Tensor:
     """Cost c[i, j] of one Euler jump from teacher state i to grid point j (paper Sec. 4.3).
 
-    x_hat_ij = x_i + (t_j - t_i) d_i, averaged over the B warm-up samples:
+    x_hat_ij = x_i + (t_j - t_i) d_i, averaged over the B warm-up samples::
+
       "l2":  c_ij = E || x_hat_ij - x_j ||_2          (the paper's definition)
       "l1":  c_ij = E || x_hat_ij - x_j ||_1
       "dev": c_ij = E dev(x_hat_ij) - E dev(x_j), dev(y) = distance of y to the chord through the
              teacher's x_0 and x_{N-1} (the official code's default; signed, can be negative).
+
     Returns an (N, N) float64 tensor; entries with i >= j are +inf (no such jump). ``chunk``
     bounds the number of elements of the temporary jumped states.
     """
