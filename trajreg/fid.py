@@ -282,7 +282,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
 
 def fid(images, ref: str | Path | tuple = "fmnist-train", extractor: str | Extractor = "fmnist",
         batch_size: int = 500, device: str | torch.device = "cpu") -> float:
-    """FID of images (N, C, H, W) against reference statistics: a name, .npz path or (mu, sigma)."""
+    """FID of images (N, C, H, W) against reference statistics: a name (REFERENCES or
+    trajreg.official.FID_REFS), .npz path or (mu, sigma)."""
     return frechet_distance(*statistics(features(images, extractor, batch_size, device)),
                             *_as_stats(ref, batch_size, device))
 
@@ -290,6 +291,10 @@ def fid(images, ref: str | Path | tuple = "fmnist-train", extractor: str | Extra
 def _as_stats(ref, batch_size: int = 500, device: str | torch.device = "cpu") -> FIDStats:
     if isinstance(ref, str) and ref in REFERENCES:
         return reference_stats(ref, batch_size=batch_size, device=device)
+    from trajreg import official
+
+    if isinstance(ref, str) and ref in official.FID_REFS:   # EDM's Inception statistics
+        return official.fid_stats(ref)
     if isinstance(ref, str | Path):
         return load_stats(ref)
     mu, sigma = ref

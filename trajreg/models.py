@@ -93,6 +93,17 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 
+def _register_official() -> None:
+    """Add the paper-scale models of ``trajreg.official`` (EDM checkpoints, CIFAR-10 KDE)."""
+    from trajreg import official
+
+    for entry in official.model_infos():
+        MODELS.setdefault(entry.name, entry)
+
+
+_register_official()
+
+
 def info(name: str) -> ModelInfo:
     """Registry entry of ``name``."""
     return MODELS[_validate.choice("name", name, MODELS)]
