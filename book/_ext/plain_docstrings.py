@@ -4,7 +4,8 @@ trajreg's docstrings write math the way the code reads: ``|x|`` is a norm, ``(B,
 In reStructuredText ``|`` opens a substitution and ``*`` emphasis, so autodoc would garble them and
 warn. This extension escapes those two characters before autodoc parses a docstring, except inside
 inline literals, roles and interpreted text, literal blocks (after ``::``) and doctests, so the rest
-of reStructuredText (``code``, :func:`name`, literal blocks) keeps working.
+of reStructuredText (``code``, :func:`name`, literal blocks) keeps working. It also keeps the
+summaries of the API index from ending at "Fig." or "Eq.".
 """
 
 from __future__ import annotations
@@ -60,7 +61,15 @@ def _process(app: Any, what: str, name: str, obj: Any, options: Any, lines: list
         escape_lines(lines)
 
 
+# Abbreviations after which autosummary's first-sentence summary must not stop ("ICML Fig. 2").
+ABBREVIATIONS = ("Fig.", "Figs.", "Eq.", "Eqs.", "Sec.", "App.", "Alg.", "Tab.")
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Run before napoleon (priority 500), so escaped text passes through it unchanged."""
     app.connect("autodoc-process-docstring", _process, priority=400)
+    from sphinx.ext import autosummary  # its list knows only 'et al.', 'e.g.' and 'i.e.'
+
+    autosummary.WELL_KNOWN_ABBREVIATIONS = tuple(dict.fromkeys(
+        autosummary.WELL_KNOWN_ABBREVIATIONS + ABBREVIATIONS))
     return {"parallel_read_safe": True, "parallel_write_safe": True}
