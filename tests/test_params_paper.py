@@ -154,3 +154,11 @@ def test_standin_labels_reach_the_conditional_network(standins):
     noise = data.noise([0, 1], (3, 64, 64), dtype=torch.float32)
     sample(D.for_seeds([0, 1]), noise, schedules.polynomial(3), "euler")
     assert D.net.labels_seen == 4
+
+
+def test_gpu_hours_table_of_the_book_matches_the_files(capsys):
+    import runpy
+
+    runpy.run_path(str(ROOT / "scripts" / "paper_scale_hours.py"), run_name="__main__")
+    assert capsys.readouterr().out == (ROOT / "book" / "paper_scale_hours.md").read_text(), (
+        "rerun: python scripts/paper_scale_hours.py > book/paper_scale_hours.md")
