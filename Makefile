@@ -19,11 +19,12 @@ export JUPYTER_PREFER_ENV_PATH := 1
 # Quiet the debugger warning that ipykernel prints in every fresh kernel.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup data book book-fast status execute test test-unit test-notebooks lint clean
+.PHONY: help setup data book book-fast status execute test test-unit test-site test-notebooks browser lint clean
 
 help:
 	@echo "make book       run every notebook at default parameters, then build the site (_build/html)"
-	@echo "make test       unit tests, then re-run every notebook and compare its checked outputs"
+	@echo "make test       unit tests, the site test, then re-run every notebook and compare its checked outputs"
+	@echo "make test-site  build the book from the committed notebooks; check its links and pages in Chromium"
 	@echo "make book-fast  build the site from the notebooks as committed (no re-execution)"
 	@echo "make status     regenerate book/status.md from the executed notebooks"
 	@echo "make lint       ruff check trajreg tests"
@@ -59,12 +60,27 @@ book-fast: $(SETUP_STAMP) status
 status: $(SETUP_STAMP)
 	$(BIN)/python -m trajreg.report book/status.md
 
-# Runs both suites even if the first fails, and fails if either did.
+# Runs every suite even if one fails, and fails if any did.
 test: setup
-	status=0; $(MAKE) test-unit || status=1; $(MAKE) test-notebooks || status=1; exit $$status
+	status=0; $(MAKE) test-unit || status=1; $(MAKE) test-site || status=1; \
+	$(MAKE) test-notebooks || status=1; exit $$status
 
 test-unit: $(SETUP_STAMP)
 	$(BIN)/pytest tests
+
+# The site as a reader gets it: the book built from the committed notebooks with every page re-read
+# (--all: a page cached by an earlier build would hide its warnings), then its internal links and
+# every page of the table of contents in headless Chromium (screenshots: _build/screenshots).
+test-site: $(SETUP_STAMP) browser status
+	@start=$$SECONDS; $(BIN)/jupyter-book build . -W -n --keep-going --all; build=$$((SECONDS - start)); \
+	TRAJREG_SITE=_build/html $(BIN)/pytest tests/site; \
+	echo "test-site: book built in $$build s, site tested in $$((SECONDS - start - build)) s"
+
+# Debian's chromium for the site test, installed only if no Chromium is on the PATH (as root or with sudo).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation; }
 
 # nbval re-executes each notebook in its folder and compares the cells marked # NBVAL_CHECK_OUTPUT.
 test-notebooks: $(SETUP_STAMP)
