@@ -182,9 +182,12 @@ def test_conditional_labels_reach_the_net(standin, tmp_path, monkeypatch):
     D(x, 1.0, torch.tensor([0, 7, 9]))
     assert D.net.calls[-1][2].argmax(1).tolist() == [0, 7, 9]
     assert D.net.calls[-1][2].shape == (3, 10) and D.net.calls[-1][2].sum().item() == 3
-    D(x, 1.0)                                                 # no labels: one class for all rows
-    assert D.net.calls[-1][2].argmax(1).tolist() == [D.class_label] * 3
-    assert D.class_label == int(official.seed_labels([0], 10, (3, 8, 8))[0])
+    D(x, 1.0)                                                 # no labels: row i gets seed i's label
+    assert D.net.calls[-1][2].argmax(1).tolist() == official.seed_labels(range(3), 10, (3, 8, 8)).tolist()
+    D.class_label = 4                                         # or one fixed class for every row
+    D(x, 1.0)
+    assert D.net.calls[-1][2].argmax(1).tolist() == [4, 4, 4]
+    D.class_label = None
     seeds = [5, 6, 7]
     noise = data.noise(seeds, (3, 8, 8))
     D.for_seeds(seeds)(noise, 80.0)

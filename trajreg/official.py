@@ -302,8 +302,10 @@ class OfficialDenoiser(nn.Module):
 
     Runs the network in float32 under ``torch.inference_mode`` and returns x's dtype. A
     class-conditional network (``label_dim`` > 0) takes labels as ints (B,) or one-hot (B, label_dim);
-    called without labels, every sample gets ``class_label`` (default: the label of seed 0), one class
-    whatever the batching. Per-sample random labels as in the paper: ``D.for_seeds(seeds)``.
+    called without labels, row i of a batch gets the label of seed i (:func:`seed_labels`), so a
+    batch holds random classes as in the paper, and exactly the paper's per-seed labels when the
+    batch's seeds are 0..B-1; ``class_label`` fixes one class for every row instead. Per-sample
+    labels for any seeds: ``D.for_seeds(seeds)``.
     """
 
     def __init__(self, net: nn.Module, data_shape: Sequence[int], class_label: int | None = None):
@@ -311,8 +313,6 @@ class OfficialDenoiser(nn.Module):
         self.net, self.data_shape = net, tuple(data_shape)
         self.label_dim = int(getattr(net, "label_dim", 0) or 0)
         self.sigma_min, self.sigma_max = SIGMA_MIN, SIGMA_MAX
-        if self.label_dim and class_label is None:
-            class_label = int(seed_labels([0], self.label_dim, self.data_shape)[0])
         if class_label is not None:
             _validate.choice("class_label", class_label, range(max(self.label_dim, 0)))
         self.class_label = class_label
@@ -323,8 +323,10 @@ class OfficialDenoiser(nn.Module):
             if class_labels is not None:
                 raise ValueError("class_labels given to an unconditional network (label_dim 0)")
             return None
-        if class_labels is None:
+        if class_labels is None and self.class_label is not None:
             class_labels = torch.full((B,), self.class_label, dtype=torch.int64)
+        elif class_labels is None:
+            class_labels = self._row_labels(B)
         y = torch.as_tensor(class_labels, device=device)
         if y.dtype.is_floating_point and y.shape == (B, self.label_dim):
             return y.to(torch.float32)
@@ -334,6 +336,13 @@ class OfficialDenoiser(nn.Module):
         if ((y < 0) | (y >= self.label_dim)).any():
             raise ValueError(f"class_labels must lie in [0, {self.label_dim}), got {y.tolist()}")
         return F.one_hot(y.to(torch.int64), self.label_dim).to(torch.float32)
+
+    def _row_labels(self, B: int) -> torch.Tensor:
+        """Labels of seeds 0..B-1, drawn once per batch size."""
+        cache = self.__dict__.setdefault("_row_label_cache", {})
+        if B not in cache:
+            cache[B] = seed_labels(range(B), self.label_dim, self.data_shape)
+        return cache[B]
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor,
                 class_labels: Any = None) -> torch.Tensor:
