@@ -3,6 +3,7 @@
 # folder and with the venv's kernel, JOBS at a time (default 2), one CPU thread each
 # (OMP_NUM_THREADS=1): two single-thread notebooks use two cores better than one notebook with two
 # threads, and the printed numbers do not depend on how many cores the machine has.
+# The longest notebooks start first (scripts/longest_first.sh).
 # Usage: scripts/execute_notebooks.sh VENV_BIN NOTEBOOK...
 set -euo pipefail
 
@@ -25,4 +26,4 @@ run_one() {
     echo "executed $nb in $((SECONDS - start)) s" >&2
 }
 export -f run_one
-printf '%s\n' "$@" | xargs -P "${JOBS:-2}" -I{} bash -c 'run_one "$1"' _ {}
+"$SCRIPTS/longest_first.sh" "$@" | xargs -P "${JOBS:-2}" -I{} bash -c 'run_one "$1"' _ {}

@@ -8,17 +8,6 @@ set -uo pipefail
 bin=$1
 shift
 export JUPYTER_PREFER_ENV_PATH=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} BIN=$bin
-# Longest first, from the CI log of a cold run; notebooks not listed run last, in the given order.
-longest_first=(model_card tab01_fid_nfe fig02_one_dim_projection gits_method fig03_multidim_projection
-               fig_curvature_torsion tab06_ablations fig04_3d_projection fig_magnitudes tab03_schedules
-               tab04_time_cost sec42_mean_shift fig11_trajectory_rows fig10_optimal_gap)
-ordered=()
-for name in "${longest_first[@]}"; do
-    for nb in "$@"; do [[ $(basename "$nb" .ipynb) == "$name" ]] && ordered+=("$nb"); done
-done
-for nb in "$@"; do
-    [[ " ${ordered[*]} " == *" $nb "* ]] || ordered+=("$nb")
-done
 run_one() {
     local start=$SECONDS
     local out rc
@@ -29,4 +18,4 @@ run_one() {
     return "$rc"
 }
 export -f run_one
-printf '%s\n' "${ordered[@]}" | xargs -P "${JOBS:-2}" -I{} bash -c 'run_one "$1"' _ {}
+"$(dirname "${BASH_SOURCE[0]}")/longest_first.sh" "$@" | xargs -P "${JOBS:-2}" -I{} bash -c 'run_one "$1"' _ {}
