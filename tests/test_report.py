@@ -67,8 +67,9 @@ def test_glued_values_read_back_from_an_executed_notebook(tmp_path):
     nbformat.write(silent, tmp_path / "notebooks" / "fig99_silent.ipynb")
     page = report.status_page(tmp_path)
     assert "| Fig. 0 | peak height | toy | 9.25 | 10 | EDM CIFAR-10 | agrees |" in page
-    assert "2 checks on 1 pages: 1 agrees, 1 holds." in page
-    assert "Pages that record no status row: fig99_silent." in page
+    assert "**2 checks on 1 pages:** 1 agrees, 1 holds." in page
+    assert "## [Figure 0](../notebooks/fig00_toy.ipynb)" in page
+    assert "printed number of the paper: [Silent](../notebooks/fig99_silent.ipynb)." in page
 
 
 def test_committed_status_page_is_up_to_date():

@@ -141,17 +141,26 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def page_title(notebook: str | Path) -> str:
+    """The '# title' of a notebook's first markdown cell (its file name if there is none)."""
+    nb = json.loads(Path(notebook).read_text())
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            first = "".join(cell.get("source", "")).lstrip().splitlines()
+            if first and first[0].startswith("# "):
+                return first[0][2:].strip()
+            break
+    return Path(notebook).stem
+
+
 def status_page(root: str | Path = ".") -> str:
-    """Markdown of the reproduction status page: the rows glued in the executed notebooks, in
-    table-of-contents order, with the command that reruns each page at paper scale."""
+    """Markdown of the reproduction status page: the rows glued in the executed notebooks, one
+    table per page in table-of-contents order, with the command that reruns it at paper scale."""
     root = Path(root)
     pages = toc_pages(root / "_toc.yml")
-    rows, silent = [], []
-    for page in pages:
-        found = read_status(root / f"{page}.ipynb")
-        rows += found
-        if not found:
-            silent.append(page)
+    found = {page: read_status(root / f"{page}.ipynb") for page in pages}
+    rows = [r for page in pages for r in found[page]]
+    silent = [page.split("/")[-1] for page in pages if not found[page]]
     counts = {w: sum(r["agreement"] == w for r in rows) for w in dict.fromkeys(r["agreement"] for r in rows)}
     lines = [
         "# Reproduction status",
@@ -161,26 +170,30 @@ def status_page(root: str | Path = ".") -> str:
         "measured at the default scale of this site, on the model named; *paper* is the paper's",
         "printed number, on the paper's model. Agreement is one word: for two numbers, *agrees*",
         "(within a factor 1.25), *close* (2), *same order* (10) or *differs*; for a qualitative",
-        "claim, the page's own verdict.",
+        "claim, the page's own verdict. Each page's command reruns it at paper scale from the",
+        "repository root on a GPU machine ([Rerun at paper scale](paper_scale.md) lists the",
+        "downloads, disk and GPU hours).",
         "",
-        f"{len(rows)} checks on {len(pages) - len(silent)} pages: "
+        f"**{len(rows)} checks on {len(pages) - len(silent)} pages:** "
         + ", ".join(f"{n} {w}" for w, n in counts.items()) + ".",
-        "",
-        "| paper item | what is compared | our model | ours | paper | paper's model | agreement | page |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        link = f"[{r['page']}](../notebooks/{r['page']}.ipynb)"
-        lines.append("| " + " | ".join(_cell(r[k]) for k in ("item", "quantity", "model", "ours", "paper",
-                                                          "paper_model", "agreement")) + f" | {link} |")
-    lines += ["", "## Rerun a page at paper scale", "",
-              "Each command runs from the repository root on a GPU machine with the official weights",
-              "(see [Rerun at paper scale](paper_scale.md) for downloads, disk and GPU hours).", ""]
-    for page in dict.fromkeys(r["page"] for r in rows):
-        if (root / "params" / "paper" / f"{page}.yaml").is_file():
-            lines += [f"- {page}: `{rerun_command(page)}`"]
+    for page in pages:
+        if not found[page]:
+            continue
+        name = page.split("/")[-1]
+        lines += ["", f"## [{page_title(root / f'{page}.ipynb')}](../{page}.ipynb)", "",
+                  "| paper item | what is compared | our model | ours | paper | paper's model | agreement |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(_cell(r[k]) for k in ("item", "quantity", "model", "ours", "paper",
+                                                        "paper_model", "agreement")) + " |"
+                  for r in found[page]]
+        if (root / "params" / "paper" / f"{name}.yaml").is_file():
+            lines += ["", f"Rerun at paper scale: `{rerun_command(name)}`"]
     if silent:
-        lines += ["", "Pages that record no status row: " + ", ".join(p.split("/")[-1] for p in silent) + "."]
+        lines += ["", "## Pages without a check", "",
+                  "These pages record no comparison with a printed number of the paper: "
+                  + ", ".join(f"[{page_title(root / f'{p}.ipynb')}](../{p}.ipynb)"
+                              for p in pages if not found[p]) + "."]
     return "\n".join(lines) + "\n"
 
 
