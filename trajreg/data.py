@@ -47,16 +47,21 @@ def sha256(path: str | Path, *, gunzip: bool = False) -> str:
     return h.hexdigest()
 
 
-def download(url: str, dest: Path, expected_sha256: str, *, gunzip: bool = False) -> Path:
-    """Download ``url`` to ``dest`` with a progress bar; refuse a file whose sha256 differs."""
+def stream(url: str, dest: Path) -> Path:
+    """Write ``url`` to ``dest`` with a progress bar (no checksum: callers check it)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    with urllib.request.urlopen(url) as r, open(tmp, "wb") as f:
+    with urllib.request.urlopen(url) as r, open(dest, "wb") as f:
         total = int(r.headers.get("Content-Length", 0)) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-            for block in iter(lambda: r.read(1 << 16), b""):
+            for block in iter(lambda: r.read(1 << 20), b""):
                 f.write(block)
                 bar.update(len(block))
+    return dest
+
+
+def download(url: str, dest: Path, expected_sha256: str, *, gunzip: bool = False) -> Path:
+    """Download ``url`` to ``dest`` with a progress bar; refuse a file whose sha256 differs."""
+    tmp = stream(url, dest.with_suffix(dest.suffix + ".part"))
     got = sha256(tmp, gunzip=gunzip)
     if got != expected_sha256:
         tmp.unlink()

@@ -35,7 +35,6 @@ import importlib.util
 import json
 import os
 import pickle
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +43,9 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
-from tqdm import tqdm
 
 from trajreg import _validate
-from trajreg.data import cache_dir, sha256
+from trajreg.data import cache_dir, sha256, stream
 
 SIGMA_MIN, SIGMA_MAX = 0.002, 80.0   # the official code forces EDM nets to this range (sample.py)
 EDM_URL = "https://nvlabs-fi-cdn.nvidia.com/edm/"
@@ -177,18 +175,6 @@ def expected_sha256(remote: Remote, sha256_arg: str | None = None) -> tuple[str 
     return None, ""
 
 
-def _download(url: str, dest: Path) -> Path:
-    """Stream ``url`` to ``dest`` with a progress bar (no checksum here: see :func:`fetch`)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(url) as r, open(dest, "wb") as f:
-        total = int(r.headers.get("Content-Length", 0)) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-            for block in iter(lambda: r.read(1 << 20), b""):
-                f.write(block)
-                bar.update(len(block))
-    return dest
-
-
 def fetch(remote: Remote, *, sha256_arg: str | None = None, path: str | Path | None = None,
           download: bool = True) -> Path:
     """Path of ``remote``'s file (``path``, else official_dir()/filename, downloaded if absent),
@@ -201,7 +187,7 @@ def fetch(remote: Remote, *, sha256_arg: str | None = None, path: str | Path | N
         if path is not None or not download:
             raise FileNotFoundError(f"{dest} does not exist; download {remote.url} there "
                                     f"(or call without path= to download into {official_dir()})")
-        part = _download(remote.url, dest.with_name(dest.name + ".part"))
+        part = stream(remote.url, dest.with_name(dest.name + ".part"))
     else:
         part = dest
     got = sha256(part)
