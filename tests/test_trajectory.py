@@ -71,3 +71,14 @@ def test_bad_inputs_raise():
         sample(D, noise, SIGMAS, batch_size=-1)
     with pytest.raises(ValueError, match="euler"):
         sample(D, noise, SIGMAS, solver="no-such-solver")
+
+
+def test_a_solver_function_works_like_its_name():
+    from trajreg import solvers
+
+    D = GaussianDenoiser.isotropic(torch.tensor([1.0, -2.0], dtype=torch.float64), 0.3)
+    noise = data.noise(range(3), (2,))
+    by_name = sample(D, noise, SIGMAS, "heun", store_dtype=torch.float64)
+    by_function = sample(D, noise, SIGMAS, solvers.heun, store_dtype=torch.float64)
+    torch.testing.assert_close(by_function.x, by_name.x, rtol=0, atol=0)
+    torch.testing.assert_close(by_function.denoised, by_name.denoised, rtol=0, atol=0)

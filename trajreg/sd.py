@@ -58,7 +58,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError("trajreg.sd needs diffusers and transformers: pip install 'trajreg[sd]'") from e
 
-from trajreg import _validate, gits, solvers
+from trajreg import _validate, gits, solvers, trajectory
 from trajreg.trajectory import Trajectory
 
 __all__ = ["GAMMA", "GUIDANCE", "METRIC", "MODEL_ID", "N_GRID", "TEACHERS", "CFGDenoiser", "DiscreteVP",
@@ -227,21 +227,6 @@ def dpm_2m_eps(denoiser: solvers.Denoiser, x: torch.Tensor, sigmas: torch.Tensor
     return x
 
 
-def _record(solver: Callable[..., torch.Tensor], denoiser: solvers.Denoiser, noise: torch.Tensor,
-            grid: torch.Tensor) -> Trajectory:
-    """Run a solver from x = grid[0] noise and keep every state and denoiser output on the CPU."""
-    T = len(grid)
-    x = torch.empty((T, *noise.shape), dtype=noise.dtype)
-    den = torch.empty((T - 1, *noise.shape), dtype=noise.dtype)
-
-    def keep(info: dict) -> None:
-        x[info["i"]] = info["x"].cpu()
-        den[info["i"]] = info["denoised"].cpu()
-
-    x[-1] = solver(denoiser, float(grid[0]) * noise, grid, callback=keep).cpu()
-    return Trajectory(sigmas=grid.to(torch.float64).cpu(), x=x, denoised=den)
-
-
 def _latent_shape(pipe: Any, height: int | None, width: int | None) -> tuple[int, int, int]:
     """(C, h, w) of the pipeline's latents for an image of height x width (default: its own size)."""
     f = pipe.vae_scale_factor
@@ -290,7 +275,7 @@ def warmup(pipe: Any, prompts: Sequence[str], *, n_grid: int = N_GRID, rho: floa
             D = CFGDenoiser(pipe.unet, vp, cond, uncond, guidance_scale)
             z = noise[start:start + len(chunk)].to(device)
             if teacher == "dpm_2m_eps":
-                part = _record(dpm_2m_eps, D, z, grid)
+                part = trajectory.sample(D, z, grid, dpm_2m_eps, store_dtype=z.dtype)
             else:
                 part = gits.warmup(D, z, grid, teacher)
             parts.append(part)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -40,17 +41,19 @@ class Trajectory:
         return math.prod(self.x.shape[2:])
 
 
-def sample(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solver: str = "euler", *,
+def sample(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor,
+           solver: str | Callable[..., torch.Tensor] = "euler", *,
            batch_size: int | None = None, progress: bool = False,
            store_dtype: torch.dtype = torch.float32, store_device: str | torch.device = "cpu",
            **solver_kw) -> Trajectory:
     """Solve the PF-ODE from x = sigmas[0] * noise and record every state and denoiser output.
 
     noise: (B, *dims) standard normal; the solver math runs in its dtype and on its device.
+    solver: a ``solvers.SOLVERS`` name, or any function with the solvers' signature and callback.
     States are stored as ``store_dtype`` on ``store_device`` to bound memory.
     """
     sigmas = _validate.sigmas(sigmas)
-    step = solvers.get(solver)
+    step = solver if callable(solver) else solvers.get(solver)
     if not isinstance(noise, torch.Tensor) or noise.ndim < 2:
         raise ValueError("noise must be a tensor of shape (B, *dims)")
     _validate.finite("noise", noise)
