@@ -12,7 +12,7 @@ import ast
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +75,23 @@ def status(item: str, quantity: str, *, model: str, ours: float | str, paper: fl
     return row
 
 
-def read_status(notebook: str | Path) -> list[dict]:
-    """The status rows glued in an executed notebook, in order; each gets ``page`` = its stem."""
+def _glued(notebook: str | Path) -> Iterator[tuple[str, str]]:
+    """(name, text/plain) of every value glued in an executed notebook, in order."""
     nb = json.loads(Path(notebook).read_text())
-    rows = []
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             name = out.get("metadata", {}).get("scrapbook", {}).get("name", "")
-            if not name.startswith(STATUS_KEY):
-                continue
-            text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))
-            row = json.loads(ast.literal_eval("".join(text) if isinstance(text, list) else text))
+            text = next((v for k, v in out.get("data", {}).items() if k.endswith("text/plain")), None)
+            if name and text is not None:
+                yield name, "".join(text) if isinstance(text, list) else text
+
+
+def read_status(notebook: str | Path) -> list[dict]:
+    """The status rows glued in an executed notebook, in order; each gets ``page`` = its stem."""
+    rows = []
+    for name, text in _glued(notebook):
+        if name.startswith(STATUS_KEY):
+            row = json.loads(ast.literal_eval(text))
             row["page"] = row.get("page") or Path(notebook).stem
             rows.append(row)
     return rows
@@ -93,25 +99,7 @@ def read_status(notebook: str | Path) -> list[dict]:
 
 def read_numbers(notebook: str | Path) -> dict[str, float]:
     """The numbers glued with :func:`number` in an executed notebook."""
-    nb = json.loads(Path(notebook).read_text())
-    found = {}
-    for cell in nb.get("cells", []):
-        for out in cell.get("outputs", []):
-            name = out.get("metadata", {}).get("scrapbook", {}).get("name", "")
-            if name and not name.startswith(STATUS_KEY):
-                text = next((v for k, v in out.get("data", {}).items() if k.endswith("text/plain")),
-                            None)
-                if text is not None:
-                    try:
-                        found[name] = float("".join(text) if isinstance(text, list) else text)
-                    except ValueError:
-                        continue
-    return found
-
-
-def collect(notebooks: Iterable[str | Path]) -> list[dict]:
-    """Status rows of several notebooks, in the given order."""
-    return [row for nb in notebooks for row in read_status(nb)]
+    return {name: float(text) for name, text in _glued(notebook) if not name.startswith(STATUS_KEY)}
 
 
 def rerun_command(page: str) -> str:
