@@ -12,8 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from trajreg import report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -98,28 +99,18 @@ def convention_problems(nb) -> list[str]:
     return problems
 
 
-def toc_files(entry) -> set[str]:
-    """Every ``file:`` named anywhere in a Jupyter Book table of contents."""
-    if isinstance(entry, dict):
-        return {str(v) for k, v in entry.items() if k == "file"}.union(
-            *(toc_files(v) for v in entry.values()))
-    if isinstance(entry, list):
-        return set().union(*(toc_files(v) for v in entry))
-    return set()
-
-
 def test_there_are_notebooks():
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_is_in_the_book(path):
-    files = toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    files = set(report.toc_files(ROOT / "_toc.yml"))
     assert f"notebooks/{path.stem}" in files, f"add `- file: notebooks/{path.stem}` to _toc.yml"
 
 
 def test_toc_lists_only_existing_pages():
-    files = toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    files = set(report.toc_files(ROOT / "_toc.yml"))
     missing = [f for f in sorted(files) if not any(ROOT.glob(f + ".*"))]
     assert not missing, f"_toc.yml names pages that do not exist: {missing}"
 

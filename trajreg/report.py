@@ -110,19 +110,24 @@ def rerun_command(page: str) -> str:
             f"-f params/paper/{page}.yaml")
 
 
-def toc_pages(toc: str | Path) -> list[str]:
-    """Notebook pages (``notebooks/<name>``) named in a Jupyter Book ``_toc.yml``, in order."""
+def toc_files(toc: str | Path) -> list[str]:
+    """Every document of a Jupyter Book ``_toc.yml`` (no suffix): the root, then reading order."""
     import yaml
 
     def files(entry) -> list[str]:
         if isinstance(entry, dict):
-            own = [str(entry["file"])] if "file" in entry else []
-            return own + [f for k, v in entry.items() if k != "file" for f in files(v)]
+            own = [str(entry[k]) for k in ("root", "file") if k in entry]
+            return own + [f for k, v in entry.items() if k not in ("root", "file") for f in files(v)]
         if isinstance(entry, list):
             return [f for v in entry for f in files(v)]
         return []
 
-    return [f for f in files(yaml.safe_load(Path(toc).read_text())) if f.startswith("notebooks/")]
+    return files(yaml.safe_load(Path(toc).read_text()))
+
+
+def toc_pages(toc: str | Path) -> list[str]:
+    """Notebook pages (``notebooks/<name>``) named in a Jupyter Book ``_toc.yml``, in order."""
+    return [f for f in toc_files(toc) if f.startswith("notebooks/")]
 
 
 def _cell(text: str) -> str:
