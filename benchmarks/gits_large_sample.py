@@ -33,15 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     if a.n < 2:
         p.error(f"--n must be >= 2, got {a.n}")
     model = evaluate.load(a.model, a.device)
-    noise = data.noise(evaluate.seeds(0, a.n), model.shape, device=a.device)
-    warm_noise = data.noise(range(evaluate.WARMUP_SEED, evaluate.WARMUP_SEED + a.warmup),
-                            model.shape, device=a.device)
-    t0 = time.perf_counter()
-    warm = gits.warmup(model.denoiser, warm_noise, None, "ipndm", batch_size=a.batch)
+    seeds = evaluate.seeds(0, a.n)
+    noise = data.noise(seeds, model.shape, device=a.device)
+    warm, t_warm = evaluate.warmup(model, a.warmup, batch_size=a.batch)     # cached, as on the pages
+    start = time.perf_counter()
     cost = gits.cost_matrix(warm, "l2")
-    t_warm = time.perf_counter() - t0
-    x_ref = evaluate.final_samples(model.denoiser, noise, schedules.polynomial(101), "ipndm",
-                                   batch_size=a.batch)
+    t_warm += time.perf_counter() - start
+    x_ref = evaluate.reference(model, seeds, 100, batch_size=a.batch).to(a.device)
     rows = []
 
     def record(solver, schedule, sigmas):
