@@ -43,12 +43,14 @@ $(SETUP_STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)"
 	touch $@
 
+# Fashion-MNIST: Debian's package folder or the cache, else the Debian package, else a checked download.
 data: $(SETUP_STAMP)
-	scripts/fetch_fashion_mnist.sh $(BIN)/python
+	$(BIN)/python -m trajreg.data
 
-# Execute every notebook in place with papermill at its default parameters, in its own folder.
+# Execute every notebook in place with papermill at its default parameters, in its own folder,
+# JOBS at a time (default 2), longest first (scripts/run_notebooks.py).
 execute: setup
-	scripts/execute_notebooks.sh $(BIN) $(NOTEBOOKS)
+	$(BIN)/python scripts/run_notebooks.py execute $(NOTEBOOKS)
 
 book: execute
 	$(MAKE) book-fast
@@ -84,7 +86,7 @@ browser:
 
 # nbval re-executes each notebook in its folder and compares the cells marked # NBVAL_CHECK_OUTPUT.
 test-notebooks: $(SETUP_STAMP)
-	scripts/nbval_lanes.sh $(BIN) $(NOTEBOOKS)
+	$(BIN)/python scripts/run_notebooks.py check $(NOTEBOOKS)
 
 lint: $(SETUP_STAMP)
 	$(BIN)/ruff check trajreg tests

@@ -4,7 +4,7 @@
 
 Prints, per NFE, the FID (our Fashion-MNIST classifier features, against the training set) and
 the ODE error against a 100-step iPNDM reference from the same noises, for both schedules, plus
-the FID of a 35-NFE Heun run for scale. Seeds and warm-up follow ``trajreg.evaluate``.
+the FID of a 35-NFE Heun run for scale. Seeds and warm-up follow ``trajreg.runs``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from trajreg import data, evaluate, gits, schedules
+from trajreg import data, evaluate, gits, runs, schedules
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,14 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if a.n < 2:
         p.error(f"--n must be >= 2, got {a.n}")
-    model = evaluate.load(a.model, a.device)
-    seeds = evaluate.seeds(0, a.n)
+    model = runs.load_model(a.model, a.device)
+    seeds = runs.eval_seeds(0, a.n)
     noise = data.noise(seeds, model.shape, device=a.device)
-    warm, t_warm = evaluate.warmup(model, a.warmup, batch_size=a.batch)     # cached, as on the pages
+    warm, t_warm = runs.cached_warmup(model, a.warmup, batch_size=a.batch)     # cached, as on the pages
     start = time.perf_counter()
     cost = gits.cost_matrix(warm, "l2")
     t_warm += time.perf_counter() - start
-    x_ref = evaluate.reference(model, seeds, 100, batch_size=a.batch).to(a.device)
+    x_ref = runs.cached_reference(model, seeds, 100, batch_size=a.batch).to(a.device)
     rows = []
 
     def record(solver, schedule, sigmas):

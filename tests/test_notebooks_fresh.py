@@ -198,7 +198,7 @@ def stale_problem(nb, rel: str) -> str | None:
     why = "has no record of the code its outputs came from" if recorded is None else \
         "had its code edited after its outputs were made"
     return (f"{rel} {why}: its committed outputs are stale. Regenerate them with "
-            f"`scripts/execute_notebooks.sh .venv/bin {rel}` (or `make execute`) and commit.")
+            f"`.venv/bin/python scripts/run_notebooks.py execute {rel}` (or `make execute`) and commit.")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from trajreg import data, fid, models, official, schedules
+from trajreg import data, fid, files, models, official, schedules
 from trajreg.trajectory import sample
 
 STANDIN = textwrap.dedent('''
@@ -112,9 +112,9 @@ def test_registry_names_shapes_and_sigma_range():
 
 def test_first_download_is_pinned_and_later_loads_verified(standin, tmp_path, monkeypatch, capsys):
     src = _publish(tmp_path, monkeypatch, "tiny-uncond", {"ema": standin.TinyPrecond()})
-    D = official.load("tiny-uncond")
+    D = official.load_network("tiny-uncond")
     out = capsys.readouterr().out
-    digest = data.sha256(src)
+    digest = files.sha256(src)
     assert "NOT verified against a published value" in out and digest in out
     assert official.read_pins()["tiny-uncond.pkl"]["sha256"] == digest
     assert (tmp_path / "official" / "tiny-uncond.pkl").is_file()
@@ -124,33 +124,33 @@ def test_first_download_is_pinned_and_later_loads_verified(standin, tmp_path, mo
     dtype, sigma, labels = D.net.calls[-1]
     assert dtype == torch.float32 and sigma.dtype == torch.float32 and sigma.tolist() == [2.0, 2.0]
     assert labels is None and (D.sigma_min, D.sigma_max) == (0.002, 80.0)
-    official.load("tiny-uncond")                               # second load: checked against the pin
+    official.load_network("tiny-uncond")                               # second load: checked against the pin
     assert "pinned" not in capsys.readouterr().out
 
 
 def test_checksum_refusal_happens_before_unpickling(standin, tmp_path, monkeypatch):
     marker = tmp_path / "ran"
     _publish(tmp_path, monkeypatch, "tiny-uncond", {"ema": standin.TinyPrecond()})
-    official.load("tiny-uncond")                               # pins the benign file
+    official.load_network("tiny-uncond")                               # pins the benign file
     cached = tmp_path / "official" / "tiny-uncond.pkl"
     cached.write_bytes(pickle.dumps(_mark_payload(standin, marker)))
     with pytest.raises(ValueError, match="checksum mismatch.*Refusing to load"):
-        official.load("tiny-uncond")
+        official.load_network("tiny-uncond")
     assert not marker.exists()
     # a fresh download with a wrong expected value (argument or environment) is deleted unopened
     cached.unlink()
     src = _publish(tmp_path, monkeypatch, "tiny-uncond", _mark_payload(standin, marker))
     with pytest.raises(ValueError, match="from the sha256 argument"):
-        official.load("tiny-uncond", sha256="ab" * 32)
+        official.load_network("tiny-uncond", sha256="ab" * 32)
     monkeypatch.setenv("TRAJREG_SHA256_TINY_UNCOND", "cd" * 32)
     with pytest.raises(ValueError, match=r"\$TRAJREG_SHA256_TINY_UNCOND"):
-        official.load("tiny-uncond")
+        official.load_network("tiny-uncond")
     assert not marker.exists() and not cached.exists() and not cached.with_suffix(".pkl.part").exists()
     # the value a user trusts wins over the pin; then (and only then) the pickle is opened
-    official.load("tiny-uncond", sha256=data.sha256(src))
+    official.load_network("tiny-uncond", sha256=files.sha256(src))
     assert marker.read_text() == "unpickled"
     with pytest.raises(ValueError, match="64 hex digits"):
-        official.load("tiny-uncond", sha256="not-a-checksum")
+        official.load_network("tiny-uncond", sha256="not-a-checksum")
 
 
 def test_missing_edm_modules_say_what_to_do(standin, tmp_path, monkeypatch):
@@ -172,12 +172,12 @@ def test_missing_edm_modules_say_what_to_do(standin, tmp_path, monkeypatch):
         sys.path.remove(str(gone))
         sys.modules.pop("gone_pkg", None)
     with pytest.raises(ModuleNotFoundError, match=r"needs module 'gone_pkg'.*NVlabs/edm.*PYTHONPATH"):
-        official.load("tiny-uncond")
+        official.load_network("tiny-uncond")
 
 
 def test_conditional_labels_reach_the_net(standin, tmp_path, monkeypatch):
     _publish(tmp_path, monkeypatch, "tiny-cond", {"ema": standin.TinyPrecond(label_dim=10)}, label_dim=10)
-    D = official.load("tiny-cond")
+    D = official.load_network("tiny-cond")
     x = torch.randn(3, 3, 8, 8)
     D(x, 1.0, torch.tensor([0, 7, 9]))
     assert D.net.calls[-1][2].argmax(1).tolist() == [0, 7, 9]
@@ -211,7 +211,7 @@ def test_conditional_labels_reach_the_net(standin, tmp_path, monkeypatch):
 
 def test_unconditional_net_refuses_labels_and_wrong_shapes(standin, tmp_path, monkeypatch):
     _publish(tmp_path, monkeypatch, "tiny-uncond", {"ema": standin.TinyPrecond()})
-    D = official.load("tiny-uncond")
+    D = official.load_network("tiny-uncond")
     with pytest.raises(ValueError, match="unconditional network"):
         D(torch.zeros(1, 3, 8, 8), 1.0, torch.tensor([0]))
     with pytest.raises(ValueError, match=r"x must have shape \(B, 3, 8, 8\)"):
@@ -220,7 +220,7 @@ def test_unconditional_net_refuses_labels_and_wrong_shapes(standin, tmp_path, mo
         D(torch.zeros(1, 3, 8, 8), 0.0)
     bad = _publish(tmp_path, monkeypatch, "tiny-bad", {"net": 1})
     with pytest.raises(ValueError, match="dict with key 'ema'"):
-        official.load("tiny-bad", sha256=data.sha256(bad))
+        official.load_network("tiny-bad", sha256=files.sha256(bad))
 
 
 def test_cm_state_dict_with_edm_preconditioning(tmp_path, monkeypatch):
@@ -237,10 +237,10 @@ def test_cm_state_dict_with_edm_preconditioning(tmp_path, monkeypatch):
         official.Remote(ckpt.name, pt.as_uri()), ckpt.description, ckpt.data_shape, kind="cm",
         requires=("cm",), config=ckpt.config))
     with pytest.raises(ModuleNotFoundError, match="github.com/openai/consistency_models"):
-        official.load("cm-lsun-bedroom-edm")
+        official.load_network("cm-lsun-bedroom-edm")
     monkeypatch.syspath_prepend(str(pkgs))
     try:
-        D = official.load("cm-lsun-bedroom-edm")
+        D = official.load_network("cm-lsun-bedroom-edm")
         x, sigma = torch.randn(2, 3, 256, 256), torch.tensor([0.5, 10.0])
         sd, s = 0.5, sigma.reshape(-1, 1, 1, 1)
         expected = (sd**2 / (s**2 + sd**2) * x
@@ -259,7 +259,7 @@ def test_fid_reference_statistics_verified_and_loadable_by_fid(tmp_path, monkeyp
     np.savez(npz, mu=mu, sigma=sigma)
     monkeypatch.setitem(official.FID_REFS, "edm-cifar10-32x32",
                         official.Remote("edm-cifar10-32x32", npz.as_uri()))
-    stats = fid._as_stats("edm-cifar10-32x32")               # what notebooks reach with fid_ref
+    stats = fid.as_stats("edm-cifar10-32x32")               # what notebooks reach with fid_ref
     np.testing.assert_array_equal(stats.mu, mu)
     np.testing.assert_array_equal(stats.sigma, sigma)
     assert "NOT verified" in capsys.readouterr().out
@@ -267,5 +267,5 @@ def test_fid_reference_statistics_verified_and_loadable_by_fid(tmp_path, monkeyp
     assert fid.load_stats(path).mu.tolist() == mu.tolist()    # the sidecar fid checks was written
     np.savez(path, mu=mu + 1, sigma=sigma)
     with pytest.raises(ValueError, match="checksum mismatch"):
-        fid._as_stats("edm-cifar10-32x32")
+        fid.as_stats("edm-cifar10-32x32")
     assert set(official.FID_REFS) >= {"edm-cifar10-32x32", "edm-ffhq-64x64", "edm-imagenet-64x64"}

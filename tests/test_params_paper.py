@@ -144,9 +144,24 @@ def test_code_path_runs_on_standins(name, standins):
             assert traj.final.shape == (2, *info.data_shape) and torch.isfinite(traj.final).all()
         if "gamma" in p and model == p.get("model"):
             warm = gits.warmup(D, noise.double(), 6, p.get("teacher", "ipndm"))
-            cost = gits.cost_matrix(warm, p.get("metric", "l2"))
+            cost = gits.cost_matrix(warm, p.get("metric", gits.METRIC))
             path = gits.search(cost, 3, p["gamma"])
             assert len(path) == 4 and int(path[0]) == 0 and int(path[-1]) == 5
+
+
+GITS_FILES = sorted(p.stem for p in (ROOT / "params" / "paper").glob("*.yaml")
+                    if "gamma" in yaml.safe_load(p.read_text()))
+
+
+@pytest.mark.parametrize("name", GITS_FILES)
+def test_gits_files_run_gits_as_the_authors_did(name):
+    """Official defaults (gits-main/sample.py): cost "dev", gamma 1.15, iPNDM teacher, 61-point
+    grid, 256 warm-up samples; the paper's L2 cost is a labelled second row on the pages."""
+    p = params(name)
+    assert (p["metric"], p["gamma"], p["teacher"]) == (gits.METRIC, gits.GAMMA, "ipndm") == (
+        "dev", 1.15, "ipndm"), name
+    assert p.get("grid_size", gits.N_GRID) == gits.N_GRID == 61
+    assert p["n_warmup"] == gits.N_WARMUP == 256
 
 
 def test_standin_labels_reach_the_conditional_network(standins):

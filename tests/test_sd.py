@@ -136,14 +136,14 @@ def test_official_teacher_records_its_own_steps(pipe, vp, warm):
     D = sd.CFGDenoiser(pipe.unet, vp, cond, uncond)
     z = torch.randn((4, 4, 8, 8), generator=torch.Generator().manual_seed(0))[:3]
     with torch.no_grad():
-        final = sd.dpm_2m_eps(D, float(warm.sigmas[0]) * z, warm.sigmas)
+        final = solvers.dpm_2m_eps(D, float(warm.sigmas[0]) * z, warm.sigmas)
     assert torch.allclose(final, warm.x[-1, :3], atol=1e-5)
     assert torch.allclose(warm.x[0], float(warm.sigmas[0]) * torch.randn(
         (4, 4, 8, 8), generator=torch.Generator().manual_seed(0)))
 
 
 @pytest.mark.parametrize("algorithm, final, teacher", [("dpmsolver++", "zero", solvers.dpmpp_2m),
-                                                       ("dpmsolver", "keep", sd.dpm_2m_eps)])
+                                                       ("dpmsolver", "keep", solvers.dpm_2m_eps)])
 def test_schedule_reaches_the_pipeline_unchanged(pipe, vp, warm, algorithm, final, teacher):
     sigmas = sd.search(warm, 4)
     z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(2))
@@ -201,3 +201,15 @@ def test_read_captions(tmp_path):
     assert sd.read_captions(path) == ["a cat on a mat", "two dogs, running"]
     with pytest.raises(ValueError, match="column"):
         sd.read_captions(path, column="caption")
+
+
+def test_sd_uses_only_public_solver_api():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(sd))
+    private = [f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
+               if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+               and n.value.id in ("solvers", "gits", "trajectory") and n.attr.startswith("_")]
+    assert not private, private
+    assert "dpm_2m_eps" in solvers.SOLVERS and "dpm_2m_eps" in sd.TEACHERS

@@ -27,7 +27,7 @@ def test_resume_continues_exactly(tmp_path):
 
 
 def test_export_writes_verified_safetensors(tmp_path):
-    from trajreg.models import verify
+    from trajreg.files import verify
 
     train(tmp_path / "run", _cfg(0.016))
     path = export(tmp_path / "run", tmp_path / "w", name="tiny")

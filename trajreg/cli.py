@@ -1,4 +1,5 @@
-"""Command line: ``trajreg gits`` prints a GITS schedule; ``train`` and ``fid`` run those modules."""
+"""Command line: ``trajreg gits`` prints a GITS schedule, ``schedule`` one of any search method
+(``trajreg.search``); ``train`` and ``fid`` run those modules."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def _gits(argv: list[str]) -> None:
     p.add_argument("--warmup", type=int, default=gits.N_WARMUP, help="warm-up samples")
     p.add_argument("--grid", type=int, default=gits.N_GRID, help="points of the fine grid")
     p.add_argument("--teacher", default="ipndm", choices=gits.TEACHERS)
-    p.add_argument("--metric", default="l2", choices=gits.METRICS)
+    p.add_argument("--metric", default=gits.METRIC, choices=gits.METRICS,
+                   help="jump cost: dev (official code, default) or l2 (the paper's text)")
     p.add_argument("--gamma", type=float, default=gits.GAMMA)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", default="list", choices=("list", "diffusers", "k-diffusion"))
@@ -36,10 +38,40 @@ def _gits(argv: list[str]) -> None:
     print(json.dumps([round(s, 6) for s in export(sigmas)]))
 
 
+def _schedule(argv: list[str]) -> None:
+    from trajreg import data, models, search
+
+    p = argparse.ArgumentParser(
+        prog="trajreg schedule", description="A K-step schedule from one of the search methods of "
+        f"trajreg.search: {', '.join(search.METHODS)} (search NFE and seconds go to stderr).")
+    p.add_argument("--method", default="gits-l2", choices=list(search.METHODS))
+    p.add_argument("--model", default="fmnist-edm", choices=sorted(models.MODELS))
+    p.add_argument("--steps", type=int, default=5, help="solver steps K (NFE for 1-eval solvers)")
+    p.add_argument("--solver", default="ipndm", help="solver the schedule is for; the solver-aware "
+                   f"methods (oss, learned, exhaustive) take {', '.join(search.SOLVERS)}")
+    p.add_argument("--warmup", type=int, default=32, help="search (warm-up) samples")
+    p.add_argument("--grid", type=int, default=None, help="grid points (default: the method's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", default="list", choices=("list", "diffusers", "k-diffusion"))
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    a = p.parse_args(argv)
+    info = models.info(a.model)
+    noise = data.noise(range(a.seed, a.seed + a.warmup), info.data_shape, torch.float32, a.device)
+    kw = {"sigma_min": info.sigma_min, "sigma_max": info.sigma_max}
+    if a.grid is not None:
+        kw["grid"] = search.coarse_grid(a.grid, info.sigma_min, info.sigma_max)
+    r = search.search(a.method, models.load(a.model, device=a.device), noise, a.steps, a.solver,
+                      **kw)
+    export = {"list": search.as_list, "diffusers": search.as_diffusers,
+              "k-diffusion": lambda s: search.as_k_diffusion(s).tolist()}[a.format]
+    print(f"{a.method}: search NFE {r.nfe}, {r.seconds:.1f} s", file=sys.stderr)
+    print(json.dumps([round(s, 6) for s in export(r.sigmas)]))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trajreg`` command."""
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"gits": _gits}
+    commands = {"gits": _gits, "schedule": _schedule}
     if argv[:1] == ["train"]:
         from trajreg.train import main as train_main
 
@@ -49,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
 
         return fid_main(argv[1:])
     if not argv or argv[0] not in commands:
-        print("usage: trajreg {gits,train,fid} [options]; trajreg <command> --help", file=sys.stderr)
+        print("usage: trajreg {gits,schedule,train,fid} [options]; trajreg <command> --help",
+              file=sys.stderr)
         raise SystemExit(2)
     commands[argv[0]](argv[1:])
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import pickle
+import shutil
+import subprocess
+import sys
 import tarfile
-import urllib.request
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from trajreg import _validate
+from trajreg import _validate, files
 
 FMNIST_SHAPE = (1, 28, 28)
 FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -38,38 +38,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TRAJREG_CACHE", Path.home() / ".cache" / "trajreg"))
 
 
-def sha256(path: str | Path, *, gunzip: bool = False) -> str:
-    """Hex sha256 of a file (of its decompressed content if ``gunzip``), read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with (gzip.open if gunzip else open)(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def stream(url: str, dest: Path) -> Path:
-    """Write ``url`` to ``dest`` with a progress bar (no checksum: callers check it)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(url) as r, open(dest, "wb") as f:
-        total = int(r.headers.get("Content-Length", 0)) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-            for block in iter(lambda: r.read(1 << 20), b""):
-                f.write(block)
-                bar.update(len(block))
-    return dest
-
-
-def download(url: str, dest: Path, expected_sha256: str, *, gunzip: bool = False) -> Path:
-    """Download ``url`` to ``dest`` with a progress bar; refuse a file whose sha256 differs."""
-    tmp = stream(url, dest.with_suffix(dest.suffix + ".part"))
-    got = sha256(tmp, gunzip=gunzip)
-    if got != expected_sha256:
-        tmp.unlink()
-        raise OSError(f"checksum mismatch for {url}: expected sha256 {expected_sha256}, got {got}")
-    tmp.rename(dest)
-    return dest
-
-
 def fmnist_file(name: str) -> Path:
     """Path of one Fashion-MNIST file: Debian's package, then the cache, else download it."""
     _validate.choice("name", name, FMNIST_FILES)
@@ -77,7 +45,7 @@ def fmnist_file(name: str) -> Path:
         if (folder / name).is_file():
             return folder / name
     dest = cache_dir() / "fashion-mnist" / name
-    return download(FMNIST_URL + name, dest, FMNIST_FILES[name], gunzip=True)
+    return files.download(FMNIST_URL + name, dest, FMNIST_FILES[name], gunzip=True)
 
 
 @lru_cache(maxsize=8)
@@ -125,25 +93,15 @@ CIFAR10_MEMBERS = {"train": tuple(f"cifar-10-batches-py/data_batch_{i}" for i in
                    "test": ("cifar-10-batches-py/test_batch",)}
 
 
-def md5(path: str | Path) -> str:
-    """Hex md5 of a file, read in 1 MiB blocks (only to compare with a published md5)."""
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def cifar10_file() -> Path:
     """cache_dir()/cifar10/cifar-10-python.tar.gz, downloaded if absent; refused unless both its
     sha256 and its md5 match the published values."""
     dest = cache_dir() / "cifar10" / "cifar-10-python.tar.gz"
     if not dest.is_file():
-        download(CIFAR10_URL, dest, CIFAR10_SHA256)
-    for name, got, expected in (("sha256", sha256(dest), CIFAR10_SHA256), ("md5", md5(dest), CIFAR10_MD5)):
-        if got != expected:
-            raise OSError(f"checksum mismatch for {dest}: expected {name} {expected}, got {got}; "
-                          f"delete the file to download it again")
+        files.download(CIFAR10_URL, dest, CIFAR10_SHA256)
+    for algorithm, expected in (("sha256", CIFAR10_SHA256), ("md5", CIFAR10_MD5)):
+        files.verify(dest, expected, algorithm=algorithm, source="the published value",
+                     hint="Delete the file to download it again.")
     return dest
 
 
@@ -183,6 +141,44 @@ def cifar10(split: str = "train", *, labels: bool = False):
     return (x, torch.from_numpy(y.copy())) if labels else x
 
 
+def _have_fmnist(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in FMNIST_FILES)
+
+
+def _apt_prefix() -> list[str] | None:
+    """Command prefix that runs apt-get as root ([] or sudo -n), None if that is not possible."""
+    if shutil.which("apt-get") is None:
+        return None
+    if os.geteuid() == 0:
+        return []
+    if shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        return ["sudo", "-n"]
+    return None
+
+
+def _apt_install(package: str) -> bool:
+    """Install a Debian package when root or password-less sudo is available; True on success."""
+    prefix = _apt_prefix()
+    if prefix is None:
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return all(subprocess.run([*prefix, *cmd], env=env).returncode == 0
+               for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]))
+
+
+def main() -> None:
+    """Make the Fashion-MNIST files available, cheapest source first: already there (Debian's
+    folder or the cache), Debian's package ``dataset-fashion-mnist``, else a sha256-checked download."""
+    if any(_have_fmnist(d) for d in (*SYSTEM_DIRS, cache_dir() / "fashion-mnist")):
+        return
+    print("Fashion-MNIST: trying the Debian package dataset-fashion-mnist", file=sys.stderr)
+    if _apt_install("dataset-fashion-mnist") and any(_have_fmnist(d) for d in SYSTEM_DIRS):
+        return
+    print(f"Fashion-MNIST: downloading into {cache_dir() / 'fashion-mnist'} (sha256-checked)",
+          file=sys.stderr)
+    for name in FMNIST_FILES:
+        print(fmnist_file(name))
+
+
 if __name__ == "__main__":
-    for _name in FMNIST_FILES:
-        print(fmnist_file(_name))
+    main()

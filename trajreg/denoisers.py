@@ -17,7 +17,7 @@ from trajreg import _validate
 Denoiser = Callable[[torch.Tensor, "float | torch.Tensor"], torch.Tensor]
 
 
-def _as_sigma(sigma: float | torch.Tensor, B: int, like: torch.Tensor) -> torch.Tensor:
+def as_sigma(sigma: float | torch.Tensor, B: int, like: torch.Tensor) -> torch.Tensor:
     """Sigma as a (B,) tensor of the dtype/device of ``like``; each entry finite and > 0."""
     s = torch.as_tensor(sigma, dtype=like.dtype, device=like.device)
     if s.ndim == 0:
@@ -68,7 +68,7 @@ class KDEDenoiser:
     def __call__(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         """Posterior mean under the empirical data distribution; x (B, *dims) -> (B, *dims)."""
         xf = _flat_x(x, self.dims, self.y) - self.mean
-        s = _as_sigma(sigma, x.shape[0], self.y)
+        s = as_sigma(sigma, x.shape[0], self.y)
         x2 = (xf ** 2).sum(1, keepdim=True)
         inv = 1 / (2 * s[:, None] ** 2)
         m = torch.full((xf.shape[0],), -math.inf, dtype=xf.dtype, device=xf.device)
@@ -175,7 +175,7 @@ class GaussianDenoiser:
 
     def _denoise(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         """mu + U diag(lam/(lam+s^2)) c + floor/(floor+s^2) r_perp, flat (B, D), parameter dtype."""
-        s2 = _as_sigma(sigma, x.shape[0], self.mu)[:, None] ** 2
+        s2 = as_sigma(sigma, x.shape[0], self.mu)[:, None] ** 2
         c, r_perp = self._split(x)
         out = self.mu + (self.lam / (self.lam + s2) * c) @ self.U.T
         if self.lam.numel() < self.dim:
@@ -188,7 +188,7 @@ class GaussianDenoiser:
 
     def log_prob(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         """log N(x; mu, Sigma + s^2 I) of the noisy marginal, in the eigenbasis; (B,)."""
-        s2 = _as_sigma(sigma, x.shape[0], self.mu)[:, None] ** 2
+        s2 = as_sigma(sigma, x.shape[0], self.mu)[:, None] ** 2
         c, r_perp = self._split(x)
         var = self.lam + s2                          # (B, k)
         var_perp = self.floor + s2[:, 0]             # (B,)

@@ -31,7 +31,7 @@ official EDM checkpoint registered as ``edm-cifar10-uncond-vp``::
 ``--schedule gits`` instead of a file runs the warm-up first in the same job. Each ``sample`` run
 writes 50k PNGs (about 120 MB for CIFAR-10) and ``meta.json`` (schedule, timing) into ``--out``;
 score them with ``trajreg.fid.fid_from_folder(out, ref_stats, "inception")``. Warm-up noises use
-seeds ``evaluate.WARMUP_SEED + seed + i``, never evaluation seeds.
+seeds ``runs.WARMUP_SEED + seed + i``, never evaluation seeds.
 """
 
 from __future__ import annotations
@@ -53,13 +53,15 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from trajreg import _validate, data, evaluate, gits, schedules, solvers
+from trajreg import _validate, data, evaluate, files, gits, schedules, solvers
+from trajreg.cache import model_key
 from trajreg.denoisers import Denoiser
+from trajreg.runs import WARMUP_SEED
 from trajreg.trajectory import Trajectory
 
 __all__ = ["FORMATS", "Context", "SampleShard", "WarmupShard", "batches", "cost_matrix", "current",
-           "gather", "load_schedule", "load_shards", "main", "parse_seeds", "sample", "schedule",
-           "setup", "shard", "teardown", "warmup", "write_shard"]
+           "gather", "load_schedule", "load_shards", "main", "parse_seeds", "sample", "setup",
+           "shard", "sharded_schedule", "sharded_warmup", "teardown", "write_shard"]
 
 FORMATS = ("png", "npz")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -307,10 +309,8 @@ def write_shard(out: str | Path, seeds: Sequence[int], x: torch.Tensor, fmt: str
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "npz":
         path = out / f"samples-{seeds[0]:06d}-{seeds[-1]:06d}.npz"
-        tmp = path.with_name(path.name + ".part")
-        with open(tmp, "wb") as f:
+        with files.atomic(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, seeds=np.array(seeds, dtype=np.int64), x=x.detach().cpu().numpy())
-        tmp.replace(path)
         return [path]
     from PIL import Image
 
@@ -320,10 +320,8 @@ def write_shard(out: str | Path, seeds: Sequence[int], x: torch.Tensor, fmt: str
     paths = []
     for s, img in zip(seeds, pixels, strict=True):
         path = _png_path(out, s)
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".part")
-        Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img).save(tmp, format="PNG")
-        tmp.replace(path)
+        with files.atomic(path) as tmp:
+            Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img).save(tmp, format="PNG")
         paths.append(path)
     return paths
 
@@ -348,10 +346,11 @@ def load_shards(out: str | Path) -> tuple[list[int], torch.Tensor]:
 # --- GITS ----------------------------------------------------------------------------------------
 
 
-def warmup(denoiser: Denoiser, seeds: Sequence[int], shape: Sequence[int],
-           grid: torch.Tensor | int | None = None, teacher: str = "ipndm", *,
-           ctx: Context | None = None, batch_size: int = 256, dtype: torch.dtype = torch.float64,
-           progress: bool = False, **teacher_kw: Any) -> WarmupShard:
+def sharded_warmup(denoiser: Denoiser, seeds: Sequence[int], shape: Sequence[int],
+                   grid: torch.Tensor | int | None = None, teacher: str = "ipndm", *,
+                   ctx: Context | None = None, batch_size: int = 256,
+                   dtype: torch.dtype = torch.float64, progress: bool = False,
+                   **teacher_kw: Any) -> WarmupShard:
     """This rank's part of the GITS warm-up (Algorithm 1): ``gits.warmup`` on the noises of its
     seeds, batched as one process would batch the whole list."""
     ctx = ctx or current()
@@ -362,7 +361,7 @@ def warmup(denoiser: Denoiser, seeds: Sequence[int], shape: Sequence[int],
     return WarmupShard(mine, warm)
 
 
-def cost_matrix(part: WarmupShard, metric: str = "l2", ctx: Context | None = None) -> torch.Tensor:
+def cost_matrix(part: WarmupShard, metric: str = gits.METRIC, ctx: Context | None = None) -> torch.Tensor:
     """The GITS cost c[i, j] (``gits.cost_matrix``, paper Sec. 4.3) over ALL ranks' warm-up samples.
 
     c_ij is a mean over samples, so each rank contributes B_r * (its mean) and its count B_r; both
@@ -388,11 +387,12 @@ def cost_matrix(part: WarmupShard, metric: str = "l2", ctx: Context | None = Non
     return torch.where(upper, sums[:-1].reshape(N, N) / total, math.inf)
 
 
-def schedule(denoiser: Denoiser, seeds: Sequence[int], shape: Sequence[int], n_steps: int, *,
-             grid: torch.Tensor | int | None = None, teacher: str = "ipndm", metric: str = "l2",
-             gamma: float = gits.GAMMA, ctx: Context | None = None, **warmup_kw: Any) -> torch.Tensor:
+def sharded_schedule(denoiser: Denoiser, seeds: Sequence[int], shape: Sequence[int], n_steps: int,
+                     *, grid: torch.Tensor | int | None = None, teacher: str = "ipndm",
+                     metric: str = gits.METRIC, gamma: float = gits.GAMMA, ctx: Context | None = None,
+                     **warmup_kw: Any) -> torch.Tensor:
     """``gits.schedule`` with the warm-up shared among the ranks: the K+1 sigmas, on every rank."""
-    part = warmup(denoiser, seeds, shape, grid, teacher, ctx=ctx, **warmup_kw)
+    part = sharded_warmup(denoiser, seeds, shape, grid, teacher, ctx=ctx, **warmup_kw)
     return part.warm.sigmas[gits.search(cost_matrix(part, metric, ctx), n_steps, gamma)]
 
 
@@ -430,11 +430,11 @@ def _gits_options(p: argparse.ArgumentParser) -> None:
     """Warm-up options (the official code's defaults)."""
     p.add_argument("--warmup", type=int, default=gits.N_WARMUP, help="warm-up samples")
     p.add_argument("--warmup-seed", type=int, default=0,
-                   help="warm-up seeds are evaluate.WARMUP_SEED + this + (0..warmup-1)")
+                   help="warm-up seeds are runs.WARMUP_SEED + this + (0..warmup-1)")
     p.add_argument("--warmup-batch", type=int, default=256)
     p.add_argument("--grid", type=int, default=gits.N_GRID, help="points of the fine grid")
     p.add_argument("--teacher", default="ipndm", choices=gits.TEACHERS)
-    p.add_argument("--metric", default="l2", choices=gits.METRICS)
+    p.add_argument("--metric", default=gits.METRIC, choices=gits.METRICS)
     p.add_argument("--gamma", type=float, default=gits.GAMMA)
 
 
@@ -466,9 +466,9 @@ def _run_gits(a: argparse.Namespace, ctx: Context, denoiser: Denoiser, info: Any
               progress: bool) -> tuple[WarmupShard, torch.Tensor, float]:
     """Sharded warm-up and reduced cost matrix for the CLI; (shard, cost, seconds)."""
     start = time.perf_counter()
-    seeds = range(evaluate.WARMUP_SEED + a.warmup_seed, evaluate.WARMUP_SEED + a.warmup_seed + a.warmup)
+    seeds = range(WARMUP_SEED + a.warmup_seed, WARMUP_SEED + a.warmup_seed + a.warmup)
     grid = gits.default_grid(a.grid, info.sigma_min, info.sigma_max)
-    part = warmup(denoiser, seeds, info.data_shape, grid, a.teacher, ctx=ctx,
+    part = sharded_warmup(denoiser, seeds, info.data_shape, grid, a.teacher, ctx=ctx,
                   batch_size=a.warmup_batch, dtype=DTYPES[a.dtype], progress=progress)
     cost = cost_matrix(part, a.metric, ctx)
     return part, cost, time.perf_counter() - start
@@ -521,14 +521,6 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error(str(e))
 
 
-def _write_json(path: Path, meta: dict) -> None:
-    """Write ``meta`` as JSON atomically (rank 0 only calls it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    tmp.replace(path)
-
-
 def _max_over_ranks(value: float, ctx: Context) -> float:
     """The largest ``value`` among the ranks (the slowest rank's time)."""
     if ctx.world_size == 1:
@@ -548,8 +540,8 @@ def _cmd_sample(a: argparse.Namespace, ctx: Context, denoiser: Denoiser, info: A
                   progress=progress)
     seconds = _max_over_ranks(time.perf_counter() - start, ctx)
     if ctx.rank == 0:
-        _write_json(Path(a.out) / "meta.json", {
-            "model": a.model, "model_key": evaluate.model_key(a.model), "solver": a.solver,
+        files.write_json(Path(a.out) / "meta.json", {
+            "model": a.model, "model_key": model_key(a.model), "solver": a.solver,
             "nfe": solvers.nfe(a.solver, sigmas), "schedule": a.schedule, "sigmas": gits.as_list(sigmas),
             "seeds": a.seeds, "n": len(a.seed_list), "batch": a.batch, "dtype": a.dtype,
             "format": a.format, "world_size": ctx.world_size, "device": _device_name(ctx),
@@ -566,10 +558,10 @@ def _cmd_gits(a: argparse.Namespace, ctx: Context, denoiser: Denoiser, info: Any
     seconds = _max_over_ranks(seconds, ctx)
     paths = gits.search_all(cost, a.max_steps, a.gamma)
     if ctx.rank == 0:
-        _write_json(Path(a.out), {
-            "model": a.model, "model_key": evaluate.model_key(a.model), "warmup": a.warmup,
-            "warmup_seeds": f"{evaluate.WARMUP_SEED + a.warmup_seed}-"
-                            f"{evaluate.WARMUP_SEED + a.warmup_seed + a.warmup - 1}",
+        files.write_json(Path(a.out), {
+            "model": a.model, "model_key": model_key(a.model), "warmup": a.warmup,
+            "warmup_seeds": f"{WARMUP_SEED + a.warmup_seed}-"
+                            f"{WARMUP_SEED + a.warmup_seed + a.warmup - 1}",
             "grid": a.grid, "teacher": a.teacher, "metric": a.metric, "gamma": a.gamma,
             "sigma_min": info.sigma_min, "sigma_max": info.sigma_max, "dtype": a.dtype,
             "world_size": ctx.world_size, "device": _device_name(ctx), "seconds": seconds,

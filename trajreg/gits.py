@@ -5,8 +5,9 @@ Three pieces, each testable on its own, then a one-call convenience:
 1. ``warmup``: teacher trajectories on a fine grid Gamma_g (default: the 61-point polynomial
    rho = 7 grid over [0.002, 80], iPNDM order 4, as the authors' code), recorded as a
    ``Trajectory`` (states x_i and denoiser outputs; derivatives d_i = (x_i - D(x_i, t_i)) / t_i).
-2. ``cost_matrix``: c[i, j] = E || x_i + (t_j - t_i) d_i - x_j ||, the error of ONE Euler jump
-   from teacher state i to grid point j (metrics "l2", "l1", or the official code's "dev").
+2. ``cost_matrix``: the cost of ONE Euler jump x_i + (t_j - t_i) d_i from teacher state i to grid
+   point j: by default the official code's "dev" (change of the distance to the trajectory's
+   chord), or the paper's written "l2" = E || x_i + (t_j - t_i) d_i - x_j || (or "l1").
 3. ``search``: the dynamic programme min over 0 = i_0 < ... < i_K = N-1 of
    sum_m gamma^m c[i_m, i_{m+1}]; ``search_all`` gives every K up to a maximum from one table.
 
@@ -40,7 +41,7 @@ from trajreg import _validate, schedules, trajectory
 from trajreg.denoisers import Denoiser
 from trajreg.trajectory import Trajectory
 
-__all__ = ["GAMMA", "METRICS", "N_GRID", "N_WARMUP", "TEACHERS", "as_diffusers", "as_k_diffusion",
+__all__ = ["GAMMA", "METRIC", "METRICS", "N_GRID", "N_WARMUP", "TEACHERS", "as_diffusers", "as_k_diffusion",
            "as_list", "cost_matrix", "default_grid", "path_cost", "schedule", "search",
            "search_all", "warmup"]
 
@@ -48,9 +49,10 @@ N_GRID = 61            # |Gamma_g| of the official code (--num_steps_tea=61)
 N_WARMUP = 256         # warm-up samples (--num_warmup)
 GAMMA = 1.15           # DP discount of the official code for EDM models (--coeff)
 METRICS = ("l2", "l1", "dev")
+METRIC = "dev"         # cost of the official code (--metric), with which gamma 1.15 was chosen
 # Solvers whose callback reports D at the teacher state itself (UniPC reports it at the predicted
 # point, and the official code does not allow it as a teacher either).
-TEACHERS = ("ipndm", "euler", "heun", "dpm2", "dpmpp_2m", "dpmpp_3m", "deis")
+TEACHERS = ("ipndm", "euler", "heun", "dpm2", "dpmpp_2m", "dpmpp_3m", "deis", "dpm_2m_eps")
 
 
 def default_grid(n: int = N_GRID, sigma_min: float = 0.002, sigma_max: float = 80.0,
@@ -107,15 +109,16 @@ def _chord_distance(y: torch.Tensor, start: torch.Tensor, u: torch.Tensor) -> to
     return (a - (a * u).sum(-1, keepdim=True) * u).norm(dim=-1)
 
 
-def cost_matrix(warm: Trajectory, metric: str = "l2", *, chunk: int = 1 << 22) -> torch.Tensor:
+def cost_matrix(warm: Trajectory, metric: str = METRIC, *, chunk: int = 1 << 22) -> torch.Tensor:
     """Cost c[i, j] of one Euler jump from teacher state i to grid point j (paper Sec. 4.3).
 
     x_hat_ij = x_i + (t_j - t_i) d_i, averaged over the B warm-up samples::
 
-      "l2":  c_ij = E || x_hat_ij - x_j ||_2          (the paper's definition)
-      "l1":  c_ij = E || x_hat_ij - x_j ||_1
       "dev": c_ij = E dev(x_hat_ij) - E dev(x_j), dev(y) = distance of y to the chord through the
-             teacher's x_0 and x_{N-1} (the official code's default; signed, can be negative).
+             teacher's x_0 and x_{N-1} (the official code's default, and ours; signed, can be
+             negative).
+      "l2":  c_ij = E || x_hat_ij - x_j ||_2          (the cost the paper writes, Sec. 4.3)
+      "l1":  c_ij = E || x_hat_ij - x_j ||_1
 
     Returns an (N, N) float64 tensor; entries with i >= j are +inf (no such jump). ``chunk``
     bounds the number of elements of the temporary jumped states.
@@ -237,14 +240,14 @@ def path_cost(cost: torch.Tensor, path: torch.Tensor, gamma: float = GAMMA) -> f
 
 
 def schedule(denoiser: Denoiser, noise: torch.Tensor, n_steps: int, *,
-             grid: torch.Tensor | int | None = None, teacher: str = "ipndm", metric: str = "l2",
+             grid: torch.Tensor | int | None = None, teacher: str = "ipndm", metric: str = METRIC,
              gamma: float = GAMMA, **warmup_kw: Any) -> torch.Tensor:
     """GITS in one call: warm-up, cost matrix, search; returns the K+1 sigmas (float64).
 
     n_steps is the number of solver steps K (NFE = K for one-evaluation solvers such as Euler/DDIM
-    or iPNDM, 2K for Heun and DPM-Solver-2). The official code's defaults are teacher iPNDM, a
-    61-point grid, 256 warm-up samples and gamma 1.15; its default metric is "dev", the paper's
-    is "l2" (used here).
+    or iPNDM, 2K for Heun and DPM-Solver-2). The defaults are the official code's, which produced
+    the paper's tables: teacher iPNDM, a 61-point grid, gamma 1.15 and metric "dev" (pass 256
+    warm-up noises, its --num_warmup); the paper writes the "l2" cost.
     """
     warm = warmup(denoiser, noise, grid, teacher, **warmup_kw)
     return warm.sigmas[search(cost_matrix(warm, metric), n_steps, gamma)]

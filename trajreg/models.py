@@ -9,8 +9,7 @@ from pathlib import Path
 
 import torch
 
-from trajreg import _validate
-from trajreg.data import sha256
+from trajreg import _validate, files, official
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -25,18 +24,6 @@ class ModelInfo:
     data_shape: tuple[int, ...]
     sigma_min: float = 0.002
     sigma_max: float = 80.0
-
-
-def verify(path: str | Path, expected_sha256: str) -> Path:
-    """Return ``path`` if its sha256 equals ``expected_sha256``; refuse it otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    got = sha256(path)
-    if got != expected_sha256:
-        raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected_sha256}, "
-                         f"got {got}; the file is corrupt or not the one the registry describes")
-    return path
 
 
 def card(name: str = "fmnist-edm") -> dict:
@@ -56,7 +43,8 @@ def load_edm(name: str = "fmnist-edm", device: str | torch.device = "cpu",
     from trajreg.networks import EDMDenoiser, UNet, UNetConfig
 
     meta = card(name)
-    path = verify(weights or WEIGHTS / f"{name}.safetensors", meta["sha256"])
+    path = files.verify(weights or WEIGHTS / f"{name}.safetensors", meta["sha256"],
+                        source=f"the card {name}.json")
     D = EDMDenoiser(UNet(UNetConfig.from_dict(meta["net"])), meta["sigma_data"])
     D.load_state_dict(load_file(str(path)))
     return D.eval().requires_grad_(False).to(device)
@@ -85,23 +73,33 @@ def _kde_fmnist(device="cpu", dtype=torch.float32, **kw):
     return KDEDenoiser(fashion_mnist("train"), device=device, dtype=dtype, **kw)
 
 
-MODELS: dict[str, ModelInfo] = {
-    "fmnist-edm": ModelInfo("fmnist-edm", "our EDM UNet trained on Fashion-MNIST (shipped weights)",
-                            _fmnist_edm, (1, 28, 28)),
-    "kde-fmnist": ModelInfo("kde-fmnist", "exact KDE optimal denoiser over the 60k Fashion-MNIST "
-                            "training images", _kde_fmnist, (1, 28, 28)),
-}
+def _kde_cifar10(device="cpu", dtype=torch.float32, **kw):
+    from trajreg.data import cifar10
+    from trajreg.denoisers import KDEDenoiser
+
+    return KDEDenoiser(cifar10("train"), device=device, dtype=dtype, **kw)
 
 
-def _register_official() -> None:
-    """Add the paper-scale models of ``trajreg.official`` (EDM checkpoints, CIFAR-10 KDE)."""
-    from trajreg import official
-
-    for entry in official.model_infos():
-        MODELS.setdefault(entry.name, entry)
+def _official(name: str) -> Callable[..., Callable]:
+    return lambda device="cpu", **kw: official.load_network(name, device, **kw)
 
 
-_register_official()
+def _registry() -> dict[str, ModelInfo]:
+    """Shipped models, then the official checkpoints of ``official.CHECKPOINTS`` and the CIFAR-10 KDE."""
+    entries = [
+        ModelInfo("fmnist-edm", "our EDM UNet trained on Fashion-MNIST (shipped weights)",
+                  _fmnist_edm, (1, 28, 28)),
+        ModelInfo("kde-fmnist", "exact KDE optimal denoiser over the 60k Fashion-MNIST training "
+                  "images", _kde_fmnist, (1, 28, 28)),
+        *(ModelInfo(c.name, c.description, _official(c.name), c.data_shape, official.SIGMA_MIN,
+                    official.SIGMA_MAX) for c in official.CHECKPOINTS.values()),
+        ModelInfo("kde-cifar10", "exact KDE optimal denoiser over the 50k CIFAR-10 training images",
+                  _kde_cifar10, (3, 32, 32)),
+    ]
+    return {m.name: m for m in entries}
+
+
+MODELS: dict[str, ModelInfo] = _registry()
 
 
 def info(name: str) -> ModelInfo:

@@ -3,14 +3,15 @@
 The paper (ICML 2024, section 5; ``reference/paper.md`` section 5) samples from EDM's released
 networks (CIFAR-10, FFHQ-64, AFHQv2-64, ImageNet-64 class-conditional) and the EDM-trained LSUN
 Bedroom-256 network of the Consistency Models release, and scores FID against EDM's reference
-statistics. This module registers them as ``trajreg.models`` names, downloads them with a progress
-bar into ``official_dir()``, checks their sha256 and wraps each network as a denoiser D(x, sigma).
+statistics. ``trajreg.models`` registers them under these names; this module downloads them with
+a progress bar into ``official_dir()``, checks their sha256 and wraps each network as a denoiser
+D(x, sigma).
 
 Checksums, honestly: neither NVIDIA nor OpenAI publishes sha256 sums for these files, and none was
 found elsewhere, so none is built in (``Remote.sha256`` is None). A pickle runs code when it is
 loaded, so a file is never unpickled before its sha256 has been checked against, in this order:
 
-1. the ``sha256=`` argument of :func:`load` / :func:`fetch`;
+1. the ``sha256=`` argument of :func:`load_network` / :func:`fetch`;
 2. the environment variable ``TRAJREG_SHA256_<NAME>`` (name upper-cased, ``-`` -> ``_``, e.g.
    ``TRAJREG_SHA256_EDM_CIFAR10_UNCOND_VP``);
 3. a published value in the registry (none known today);
@@ -19,9 +20,9 @@ loaded, so a file is never unpickled before its sha256 has been checked against,
    its sha256 is printed and pinned, and every later load must match the pin. Compare the printed
    value with a colleague's copy, or pass the value you trust through 1. or 2.
 
-A file whose sha256 differs from the expected value is refused with ``ValueError`` before it is
-opened as a pickle. Folders: ``$TRAJREG_OFFICIAL_DIR`` if set, else ``trajreg.data.cache_dir()``
-(``$TRAJREG_CACHE`` or ``~/.cache/trajreg``) ``/official``.
+A file whose sha256 differs from the expected value is refused with ``trajreg.files.ChecksumError``
+(a ``ValueError``) before it is opened as a pickle. Folders: ``$TRAJREG_OFFICIAL_DIR`` if set,
+else ``trajreg.data.cache_dir()`` (``$TRAJREG_CACHE`` or ``~/.cache/trajreg``) ``/official``.
 
 EDM pickles need NVIDIA's ``torch_utils`` and ``dnnlib`` packages (from github.com/NVlabs/edm) to
 unpickle; the LSUN network needs OpenAI's ``cm`` package (github.com/openai/consistency_models).
@@ -44,8 +45,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from trajreg import _validate
-from trajreg.data import cache_dir, sha256, stream
+from trajreg import _validate, files
+from trajreg.data import cache_dir
+from trajreg.denoisers import as_sigma
 
 SIGMA_MIN, SIGMA_MAX = 0.002, 80.0   # the official code forces EDM nets to this range (sample.py)
 EDM_URL = "https://nvlabs-fi-cdn.nvidia.com/edm/"
@@ -154,11 +156,7 @@ def _pin(remote: Remote, digest: str) -> None:
     pins[remote.filename] = {"sha256": digest, "url": remote.url,
                              "pinned": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                              "verified_against": "nothing published (trust on first use)"}
-    path = pins_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    files.write_json(pins_path(), pins, sort_keys=True)
 
 
 def expected_sha256(remote: Remote, sha256_arg: str | None = None) -> tuple[str | None, str]:
@@ -182,32 +180,32 @@ def fetch(remote: Remote, *, sha256_arg: str | None = None, path: str | Path | N
     seen for the first time with no expected value is pinned and its sha256 printed.
     """
     dest = Path(path) if path is not None else official_dir() / remote.filename
-    fresh = not dest.is_file()
-    if fresh:
-        if path is not None or not download:
-            raise FileNotFoundError(f"{dest} does not exist; download {remote.url} there "
-                                    f"(or call without path= to download into {official_dir()})")
-        part = stream(remote.url, dest.with_name(dest.name + ".part"))
-    else:
-        part = dest
-    got = sha256(part)
     expected, source = expected_sha256(remote, sha256_arg)
-    if expected is not None and got != expected:
-        if fresh:
-            part.unlink()
-        raise ValueError(
-            f"checksum mismatch for {remote.name} ({part}): sha256 {got}, expected {expected} from "
-            f"{source}. Refusing to load it (a pickle runs code when loaded). If the file changed "
-            f"on purpose, delete it and its entry in {pins_path()} to download and pin it again, "
-            f"or pass the sha256 you trust.")
-    if fresh:
-        part.replace(dest)
+    if dest.is_file():
+        got = _check(remote, dest, expected, source)
+    elif path is not None or not download:
+        raise FileNotFoundError(f"{dest} does not exist; download {remote.url} there "
+                                f"(or call without path= to download into {official_dir()})")
+    else:
+        with files.atomic(dest) as part:                 # a refused download is deleted unopened
+            got = _check(remote, files.stream(remote.url, part), expected, source)
     if expected is None:
         _pin(remote, got)
         print(f"{remote.name}: sha256 {got} of {dest} pinned in {pins_path()}. It was NOT verified "
               f"against a published value (none is known); later loads must match this pin. "
               f"Pass sha256=... or set ${remote.env} to check against a value you trust.")
     return dest
+
+
+def _check(remote: Remote, path: Path, expected: str | None, source: str) -> str:
+    """sha256 of ``path``; ChecksumError unless it equals ``expected`` (when there is one)."""
+    if expected is not None:
+        files.verify(path, expected, source=source, hint=(
+            f"Refusing to load {remote.name} (a pickle runs code when loaded). If the file changed "
+            f"on purpose, delete it and its entry in {pins_path()} to download and pin it again, "
+            f"or pass the sha256 you trust."))
+        return expected
+    return files.sha256(path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,12 +330,10 @@ class OfficialDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor,
                 class_labels: Any = None) -> torch.Tensor:
-        from trajreg.denoisers import _as_sigma
-
         if not isinstance(x, torch.Tensor) or tuple(x.shape[1:]) != self.data_shape:
             raise ValueError(f"x must have shape (B, {', '.join(map(str, self.data_shape))}), "
                              f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)}")
-        s = _as_sigma(sigma, x.shape[0], x).to(torch.float32)
+        s = as_sigma(sigma, x.shape[0], x).to(torch.float32)
         y = self.one_hot(class_labels, x.shape[0], x.device)
         with torch.inference_mode():
             return self.net(x.to(torch.float32), s, y).to(x.dtype)
@@ -361,9 +357,9 @@ class Conditioned:
         return self.D(x, sigma, self.labels)
 
 
-def load(name: str, device: str | torch.device = "cpu", *, sha256: str | None = None,
-         path: str | Path | None = None, class_label: int | None = None,
-         use_fp16: bool = False) -> OfficialDenoiser:
+def load_network(name: str, device: str | torch.device = "cpu", *, sha256: str | None = None,
+                 path: str | Path | None = None, class_label: int | None = None,
+                 use_fp16: bool = False) -> OfficialDenoiser:
     """Official network ``name`` (see CHECKPOINTS) as a denoiser, its file checksum-verified first."""
     ckpt = CHECKPOINTS[_validate.choice("name", name, CHECKPOINTS)]
     require(ckpt.requires, _hint(ckpt))    # say what is missing before a long download
@@ -377,7 +373,7 @@ def load(name: str, device: str | torch.device = "cpu", *, sha256: str | None = 
 
 
 # ----------------------------------------------------------------------------------------------
-# FID reference statistics and the registry hook.
+# FID reference statistics (read by ``trajreg.fid.load_stats``, which checks the sidecar).
 
 
 def fid_ref_path(name: str, *, sha256: str | None = None, path: str | Path | None = None) -> Path:
@@ -385,34 +381,6 @@ def fid_ref_path(name: str, *, sha256: str | None = None, path: str | Path | Non
     that ``trajreg.fid.load_stats`` checks."""
     ref = FID_REFS[_validate.choice("name", name, FID_REFS)]
     file = fetch(ref, sha256_arg=sha256, path=path)
-    side = file.with_name(file.name + ".sha256")
-    side.write_text(f"{expected_sha256(ref, sha256)[0]}  {file.name}\n")
+    files.write_text(file.with_name(file.name + ".sha256"),
+                     f"{expected_sha256(ref, sha256)[0]}  {file.name}\n")
     return file
-
-
-def fid_stats(name: str, **kw):
-    """(mu, sigma) of EDM's reference statistics ``name``, as ``trajreg.fid.FIDStats``."""
-    from trajreg import fid
-
-    return fid.load_stats(fid_ref_path(name, **kw))
-
-
-def _kde_cifar10(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, **kw):
-    from trajreg.data import cifar10
-    from trajreg.denoisers import KDEDenoiser
-
-    return KDEDenoiser(cifar10("train"), device=device, dtype=dtype, **kw)
-
-
-def model_infos() -> list:
-    """``trajreg.models.ModelInfo`` entries of the official networks and the CIFAR-10 KDE."""
-    from trajreg.models import ModelInfo
-
-    def build(name: str):
-        return lambda device="cpu", **kw: load(name, device, **kw)
-
-    infos = [ModelInfo(c.name, c.description, build(c.name), c.data_shape, SIGMA_MIN, SIGMA_MAX)
-             for c in CHECKPOINTS.values()]
-    infos.append(ModelInfo("kde-cifar10", "exact KDE optimal denoiser over the 50k CIFAR-10 "
-                           "training images", _kde_cifar10, (3, 32, 32)))
-    return infos

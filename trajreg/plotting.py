@@ -11,16 +11,32 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+# Names the pages print for registered models and solvers (a name not listed prints as itself).
+MODEL_LABELS = {"fmnist-edm": "learned (EDM UNet, Fashion-MNIST)",
+                "kde-fmnist": "KDE optimal (60k Fashion-MNIST)"}
+SOLVER_LABELS = {"euler": "DDIM (Euler)", "ipndm": "iPNDM", "dpmpp_3m": "DPM-Solver++(3M)",
+                 "unipc": "UniPC", "deis": "DEIS-tAB3", "dpm2": "DPM-Solver-2", "heun": "Heun (EDM)"}
+
+# Sizes for the book: pages show figures at most ~740 CSS px wide (the theme's content column). A
+# figure is drawn at DPI px per inch, so its text of F points is F * DPI / 72 px at natural size;
+# any figure up to CONTENT_PX / DPI = 7.4 in wide is shown unscaled, and the smallest text
+# (SMALLEST_FONT_PT = 10 pt at 100 dpi = 13.9 px) stays >= 10 px up to 10.3 in wide.
+DPI = 100
+CONTENT_PX = 740
+SMALLEST_FONT_PT = 10
 RC = {
-    "figure.dpi": 110,
-    "savefig.dpi": 150,
+    "figure.dpi": DPI,
+    "savefig.dpi": 2 * DPI,
     "savefig.bbox": "tight",
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "legend.fontsize": 9,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
+    "figure.figsize": (CONTENT_PX / DPI, 4.4),
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "figure.titlesize": 12,
+    "legend.fontsize": SMALLEST_FONT_PT,
+    "legend.title_fontsize": SMALLEST_FONT_PT,
+    "xtick.labelsize": SMALLEST_FONT_PT,
+    "ytick.labelsize": SMALLEST_FONT_PT,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -28,6 +44,9 @@ RC = {
     "lines.linewidth": 1.6,
     "legend.frameon": False,
 }
+# Written into every PNG the notebooks show (a tEXt chunk), so the site test knows a figure's
+# smallest font: tests/site/test_figures.py.
+STYLE_MARK = "trajreg:smallest_font_pt"
 
 
 @contextmanager
@@ -38,8 +57,31 @@ def style() -> Iterator[None]:
 
 
 def use_style() -> None:
-    """Apply the companion's rcParams globally (for a whole notebook)."""
+    """Apply the companion's rcParams globally (for a whole notebook).
+
+    In IPython, figures are also shown as 2x ("retina") PNGs at their logical size, stamped with
+    ``STYLE_MARK``: sharp on high-density screens, and their text has the size set above.
+    """
     mpl.rcParams.update(RC)
+    _inline_retina()
+
+
+def _inline_retina() -> None:
+    """Retina PNG output of the inline backend, when running in IPython (no-op elsewhere)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    set_matplotlib_formats("retina", bbox_inches="tight",
+                           metadata={STYLE_MARK: str(SMALLEST_FONT_PT)})
+
+
+def sig3(v) -> str:
+    """``v`` rounded to 3 significant digits, printed without trailing zeros (1234.5 -> "1230")."""
+    return f"{float(f'{float(v):.3g}'):g}"
 
 
 def _np(a) -> np.ndarray:

@@ -1,22 +1,38 @@
 """Numbers a page reports: glued into the executed notebook, read back by the status page.
 
 A notebook calls :func:`number` for each figure its prose quotes (the prose shows it with
-``{glue:text}`name:.3g```) and :func:`status` once per paper claim it checks. Both store the
-value in the notebook's own outputs (myst-nb's glue), so the reproduction status page is built
-from the executed notebooks and nothing on it is typed by hand.
+``{glue:text}`name:.3g```) and :func:`verdict` once per registered claim it checks
+(``trajreg.paper``: the rule decides, the page only measures). Both store the value in the
+notebook's own outputs (myst-nb's glue), so the reproduction status page is built from the
+executed notebooks and nothing on it is typed by hand. :func:`glue_box` glues the page's verdict
+box for its first markdown cell; :func:`checked`, in the last cell, prints the verdicts as words
+and records (``TRAJREG_RECORD=1``) or checks (``TRAJREG_CHECK=1``) every number against
+``checked/<page>.json`` with its tolerance. :func:`status` is the older, untested row format,
+shown as "legacy rows" until every page has moved over.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import html
 import json
 import math
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trajreg import paper as _paper
+from trajreg.stats import Estimate
+
 STATUS_KEY = "trajreg_status"
+VERDICT_KEY = "trajreg_verdict"
+TIERS = ("fast", "large")
+FLOAT_DIGITS = re.compile(r"\d\.\d")
+# This kernel's numbers and verdicts, for checked(): name -> {value(s), tolerance}.
+_LEDGER: dict[str, dict[str, dict]] = {"numbers": {}, "verdicts": {}}
 WORDS = ("agrees", "close", "same order", "differs")  # |log ratio| within 1.25x, 2x, 10x, beyond
 
 
@@ -26,13 +42,188 @@ def _glue(name: str, value: Any) -> None:
     glue(name, value, display=False)
 
 
-def number(name: str, value: float) -> float:
-    """Glue ``value`` as ``name`` for the page's prose ({glue:text}`name:.3g`) and return it."""
+def number(name: str, value: float, *, rtol: float = 1e-3, atol: float = 0.0,
+           check: bool = True) -> float:
+    """Glue ``value`` as ``name`` for the page's prose ({glue:text}`name:.3g`) and return it.
+
+    With ``check``, :func:`checked` compares it with the recorded value: it passes while
+    ``|new - old| <= atol + rtol * |old|`` (set the tolerance the computation's float precision
+    justifies; ``check=False`` for timings and other machine-dependent numbers)."""
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"number {name!r} must be finite, got {value}")
+    if not (rtol >= 0 and atol >= 0):
+        raise ValueError(f"rtol and atol must be >= 0, got {rtol}, {atol}")
     _glue(name, value)
+    if check:
+        _LEDGER["numbers"][name] = {"value": value, "rtol": rtol, "atol": atol}
+    else:
+        _LEDGER["numbers"].pop(name, None)
     return value
+
+
+def verdict(claim_id: str, est: Estimate | None, *, model: str, tier: str = "fast",
+            budget: str = "", note: str = "", rtol: float = 1e-2, atol: float | None = None,
+            check: bool = True) -> dict:
+    """Decide registered claim ``claim_id`` on ``est`` with its rule, glue the row and return it.
+
+    ``est`` is None only for Illustration claims. ``model``: what we ran it on; ``tier``: "fast"
+    (what CI re-executes) or "large" (a stored benchmark result); ``budget``: e.g. "NFE 5" (words
+    and integers: it is printed in the checked cell). :func:`checked` compares value, lo and hi
+    within ``atol + rtol * |old|``; ``atol`` defaults to 1 % of the interval's width.
+    ``check=False`` (timings): only n and the verdict word are checked."""
+    c = _paper.claim(claim_id)
+    _validate_choice("tier", tier, TIERS)
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"model must be a non-empty string, got {model!r}")
+    if FLOAT_DIGITS.search(budget):
+        raise ValueError(f"budget must hold no decimal numbers (a checked cell prints it), got {budget!r}")
+    if est is not None and not isinstance(est, Estimate):
+        raise ValueError(f"est must be a trajreg.stats.Estimate or None, got {type(est).__name__}")
+    word = c.decide(est)
+    row = {"claim": c.id, "source": c.source, "statement": c.statement, "paper": c.paper_text(),
+           "paper_model": c.paper_model, "criterion": c.rule.describe(),
+           "ours": "-" if est is None else est.fmt(), "n": None if est is None else est.n,
+           "value": None if est is None else est.value, "lo": None if est is None else est.lo,
+           "hi": None if est is None else est.hi, "tier": tier, "budget": budget, "model": model,
+           "verdict": word, "note": note, "page": c.page}
+    key = _verdict_key(c.id, tier, budget, model)
+    _glue(f"{VERDICT_KEY}_{hashlib.sha256(key.encode()).hexdigest()[:10]}", json.dumps(row))
+    width = 0.0 if est is None else est.hi - est.lo
+    _LEDGER["verdicts"][key] = {**row, "rtol": rtol, "atol": 0.01 * width if atol is None else atol,
+                                "check": check}
+    return row
+
+
+def _verdict_key(claim_id: str, tier: str, budget: str, model: str) -> str:
+    return " | ".join((claim_id, tier, budget or "-", model))
+
+
+def _validate_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of {sorted(allowed)}")
+
+
+def _rows_of(page: str) -> list[dict]:
+    return [r for r in _LEDGER["verdicts"].values() if r["page"] == page]
+
+
+def checked_path(page: str) -> Path:
+    """Where :func:`checked` records a page's numbers: ``$TRAJREG_CHECKED_DIR/<page>.json``
+    (default ``checked/``, relative to the kernel's folder, which is notebooks/)."""
+    return Path(os.environ.get("TRAJREG_CHECKED_DIR", "checked")) / f"{page}.json"
+
+
+def _snapshot() -> dict:
+    numbers = {k: dict(v) for k, v in sorted(_LEDGER["numbers"].items())}
+    verdicts = {k: {f: v[f] for f in ("value", "lo", "hi", "n", "verdict", "rtol", "atol", "check")}
+                for k, v in sorted(_LEDGER["verdicts"].items())}
+    return {"numbers": numbers, "verdicts": verdicts}
+
+
+def _close(old: float | None, new: float | None, rtol: float, atol: float) -> bool:
+    if old is None or new is None:
+        return old is new
+    return abs(new - old) <= atol + rtol * abs(old)
+
+
+def compare(recorded: dict, current: dict) -> list[str]:
+    """Every difference between two snapshots beyond tolerance (the current one's), as lines."""
+    problems = []
+    for kind in ("numbers", "verdicts"):
+        old, new = recorded.get(kind, {}), current.get(kind, {})
+        problems += [f"{kind[:-1]} {k!r} vanished" for k in old if k not in new]
+        problems += [f"{kind[:-1]} {k!r} appeared" for k in new if k not in old]
+        for k in [k for k in new if k in old]:
+            o, n = old[k], new[k]
+            for f in ("value", "lo", "hi") if n.get("check", True) else ():
+                if f in n and not _close(o.get(f), n[f], n["rtol"], n["atol"]):
+                    problems.append(f"{kind[:-1]} {k!r} {f}: recorded {o.get(f)!r}, now {n[f]!r} "
+                                    f"(rtol {n['rtol']}, atol {n['atol']})")
+            for f in ("n", "verdict"):
+                if f in n and o.get(f) != n[f]:
+                    problems.append(f"{kind[:-1]} {k!r} {f}: recorded {o.get(f)!r}, now {n[f]!r}")
+    return problems
+
+
+def checked(page: str) -> None:
+    """Last cell of a page (``# NBVAL_CHECK_OUTPUT``): print its verdicts as words, and record
+    (``TRAJREG_RECORD=1``) or check (``TRAJREG_CHECK=1``) this kernel's numbers and verdicts
+    against ``checked/<page>.json``; a check raises AssertionError listing every value that
+    drifted beyond its tolerance, appeared or vanished. The printed text is the same in every
+    mode (nbval compares it between the recording run and the checking one)."""
+    record, check = os.environ.get("TRAJREG_RECORD") == "1", os.environ.get("TRAJREG_CHECK") == "1"
+    if record and check:
+        raise ValueError("set only one of TRAJREG_RECORD=1 and TRAJREG_CHECK=1")
+    rows = _rows_of(page)
+    cols = [(r["verdict"], r["claim"], r["budget"] or "-", r["tier"], "-" if r["n"] is None else str(r["n"]))
+            for r in rows]
+    head = ("verdict", "claim", "budget", "tier", "n")
+    widths = [max(len(x) for x in col) for col in zip(head, *cols, strict=False)]
+    lines = [f"{page}: {len(rows)} verdicts, {len(_LEDGER['numbers'])} checked numbers"]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
+              for line in (head, *cols)]
+    missing = [c.id for c in _paper.claims_for(page) if c.id not in {r["claim"] for r in rows}]
+    if missing:
+        lines.append("registered for this page, not decided here: " + ", ".join(missing))
+    print("\n".join(lines))
+    path, snap = checked_path(page), _snapshot()
+    if record:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n")
+    elif check:
+        if not path.is_file():
+            raise AssertionError(f"{path} does not exist: run the page once with TRAJREG_RECORD=1")
+        problems = compare(json.loads(path.read_text()), snap)
+        if problems:
+            raise AssertionError(f"{page}: {len(problems)} values differ from {path}:\n"
+                                 + "\n".join(problems))
+
+
+_ARXIV = {"ICML": "https://arxiv.org/abs/2405.11326", "JSTAT": "https://arxiv.org/abs/2506.10177"}
+_COLOURS = {"reproduces": "#1a7f37", "reproduces in direction only": "#9a6700",
+            "does not reproduce": "#cf222e", "inconclusive": "#6e7781", "not run here": "#6e7781",
+            "illustration": "#6e7781"}
+
+
+def _source_link(source: str) -> str:
+    url = next((u for k, u in _ARXIV.items() if source.startswith(k)), None)
+    text = html.escape(source)
+    return f'<a href="{url}">{text}</a>' if url else text
+
+
+def _n_text(row: dict) -> str:
+    return "" if row["n"] is None else f" (n={row['n']})"
+
+
+def verdict_box(page: str):
+    """An HTML box of the page's verdicts decided so far in this kernel: the claim, the paper's
+    number, ours (interval, n), the verdict word, the paper item (IPython.display.HTML)."""
+    from IPython.display import HTML
+
+    rows = _rows_of(page)
+    counts = {w: sum(r["verdict"] == w for r in rows) for w in _paper.VERDICTS}
+    summary = ", ".join(f"{n} {w}" for w, n in counts.items() if n) or "no claims decided"
+    body = "".join(
+        f'<tr><td style="color:{_COLOURS[r["verdict"]]};font-weight:bold">{html.escape(r["verdict"])}</td>'
+        f'<td>{html.escape(r["statement"])}<br><small>{_source_link(r["source"])}; test: '
+        f'{html.escape(r["criterion"])}</small></td>'
+        f'<td>{html.escape(r["paper"])}<br><small>{html.escape(r["paper_model"])}</small></td>'
+        f'<td>{html.escape(r["ours"])}{_n_text(r)}<br><small>'
+        f'{html.escape(r["model"])}{", " + html.escape(r["budget"]) if r["budget"] else ""}, '
+        f'{r["tier"]} tier</small></td></tr>' for r in rows)
+    return HTML('<div class="trajreg-verdicts" style="border:1px solid #d0d7de;border-radius:6px;'
+                f'padding:0.5em 1em;margin:1em 0"><p><b>Verdicts on this page:</b> {summary}.</p>'
+                '<table><thead><tr><th>verdict</th><th>claim</th><th>paper</th><th>ours</th></tr>'
+                f"</thead><tbody>{body}</tbody></table></div>")
+
+
+def glue_box(page: str):
+    """Glue :func:`verdict_box` as ``<page>_box`` (the first markdown cell shows it with
+    ```` ```{glue:} <page>_box``` ````) and return it."""
+    box = verdict_box(page)
+    _glue(f"{page}_box", box)
+    return box
 
 
 def agreement(ours: float, paper: float) -> str:
@@ -97,9 +288,16 @@ def read_status(notebook: str | Path) -> list[dict]:
     return rows
 
 
+def read_verdicts(notebook: str | Path) -> list[dict]:
+    """The verdict rows glued with :func:`verdict` in an executed notebook, in order."""
+    return [json.loads(ast.literal_eval(text)) for name, text in _glued(notebook)
+            if name.startswith(VERDICT_KEY)]
+
+
 def read_numbers(notebook: str | Path) -> dict[str, float]:
     """The numbers glued with :func:`number` in an executed notebook."""
-    return {name: float(text) for name, text in _glued(notebook) if not name.startswith(STATUS_KEY)}
+    return {name: float(text) for name, text in _glued(notebook)
+            if not name.startswith((STATUS_KEY, VERDICT_KEY)) and not name.endswith("_box")}
 
 
 def rerun_command(page: str) -> str:
@@ -146,35 +344,60 @@ def page_title(notebook: str | Path) -> str:
     return Path(notebook).stem
 
 
-def status_page(root: str | Path = ".") -> str:
-    """Markdown of the reproduction status page: the rows glued in the executed notebooks, one
-    table per page in table-of-contents order, with the command that reruns it at paper scale."""
-    root = Path(root)
-    pages = toc_pages(root / "_toc.yml")
-    found = {page: read_status(root / f"{page}.ipynb") for page in pages}
+def _dashboard_rows(found: dict[str, list[dict]]) -> list[dict]:
+    """One row per verdict glued on a page, in registry order; a registered claim without one
+    gets a "not run here" (or "illustration") row saying what it needs."""
+    rows = []
+    for c in _paper.CLAIMS.values():
+        got = [r for r in found.get(c.page, []) if r["claim"] == c.id] if c.page else []
+        if got:
+            rows += got
+            continue
+        illustration = isinstance(c.rule, _paper.Illustration) and c.page
+        needs = c.needs or f"pending: {c.page} does not decide it yet"
+        rows.append({"claim": c.id, "source": c.source, "statement": c.statement, "paper": c.paper_text(),
+                     "paper_model": c.paper_model, "criterion": c.rule.describe(),
+                     "ours": "-" if illustration else f"needs: {needs}", "n": None, "tier": "-",
+                     "budget": "", "model": "", "verdict": "illustration" if illustration else "not run here",
+                     "note": "", "page": c.page})
+    return rows
+
+
+def _claim_cell(r: dict) -> str:
+    where = f" [page](../notebooks/{r['page']}.ipynb)" if r["page"] else ""
+    note = f" *Note:* {r['note']}" if r.get("note") else ""
+    return f"**{r['claim']}** ({r['source']}): {r['statement']} *Test:* {r['criterion']}.{note}{where}"
+
+
+def _dashboard(rows: list[dict]) -> list[str]:
+    lines = ["| verdict | claim | budget / model | ours | n | paper | tier |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        where = "; ".join(x for x in (r["budget"], r["model"]) if x) or "-"
+        cells = (f"**{r['verdict']}**", _claim_cell(r), where, r["ours"],
+                 "-" if r["n"] is None else str(r["n"]), f"{r['paper']}; {r['paper_model']}", r["tier"])
+        lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+    return lines
+
+
+def _legacy(root: Path, pages: list[str], found: dict[str, list[dict]]) -> list[str]:
     rows = [r for page in pages for r in found[page]]
-    silent = [page.split("/")[-1] for page in pages if not found[page]]
+    silent = [page for page in pages if not found[page]]
     counts = {w: sum(r["agreement"] == w for r in rows) for w in dict.fromkeys(r["agreement"] for r in rows)}
-    lines = [
-        "# Reproduction status",
-        "",
-        "Generated by `python -m trajreg.report book/status.md` from the rows that the executed",
-        "notebooks record with `trajreg.report.status` (nothing here is typed by hand). *Ours* is",
-        "measured at the default scale of this site, on the model named; *paper* is the paper's",
-        "printed number, on the paper's model. Agreement is one word: for two numbers, *agrees*",
-        "(within a factor 1.25), *close* (2), *same order* (10) or *differs*; for a qualitative",
-        "claim, the page's own verdict. Each page's command reruns it at paper scale from the",
-        "repository root on a GPU machine ([Rerun at paper scale](paper_scale.md) lists the",
-        "downloads, disk and GPU hours).",
-        "",
-        f"**{len(rows)} checks on {len(pages) - len(silent)} pages:** "
-        + ", ".join(f"{n} {w}" for w, n in counts.items()) + ".",
-    ]
+    lines = ["", "## Legacy rows", "",
+             "Rows in the older format (`trajreg.report.status`), shown until every page has moved to",
+             "the registry: *ours* at the default scale of this site, *paper* the paper's number,",
+             "agreement one word (*agrees* within a factor 1.25, *close* 2, *same order* 10, else",
+             "*differs*; for a qualitative claim the page's own word). These rows carry no interval",
+             "and some cannot fail; the claims table above supersedes them.",
+             "",
+             f"**{len(rows)} legacy rows on {len(pages) - len(silent)} pages:** "
+             + ", ".join(f"{n} {w}" for w, n in counts.items()) + "."]
     for page in pages:
         if not found[page]:
             continue
         name = page.split("/")[-1]
-        lines += ["", f"## [{page_title(root / f'{page}.ipynb')}](../{page}.ipynb)", "",
+        lines += ["", f"### [{page_title(root / f'{page}.ipynb')}](../{page}.ipynb)", "",
                   "| paper item | what is compared | our model | ours | paper | paper's model | agreement |",
                   "|---|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(_cell(r[k]) for k in ("item", "quantity", "model", "ours", "paper",
@@ -183,10 +406,45 @@ def status_page(root: str | Path = ".") -> str:
         if (root / "params" / "paper" / f"{name}.yaml").is_file():
             lines += ["", f"Rerun at paper scale: `{rerun_command(name)}`"]
     if silent:
-        lines += ["", "## Pages without a check", "",
-                  "These pages record no comparison with a printed number of the paper: "
-                  + ", ".join(f"[{page_title(root / f'{p}.ipynb')}](../{p}.ipynb)"
-                              for p in pages if not found[p]) + "."]
+        lines += ["", "### Pages without a legacy row", "",
+                  ", ".join(f"[{page_title(root / f'{p}.ipynb')}](../{p}.ipynb)" for p in silent) + "."]
+    return lines
+
+
+def status_page(root: str | Path = ".") -> str:
+    """Markdown of the reproduction status page: a dashboard with one row per registered claim
+    (verdicts glued by the executed notebooks, "not run here" rows from the registry), the
+    surprises, the counts, then the legacy rows, one table per page in table-of-contents order."""
+    root = Path(root)
+    pages = toc_pages(root / "_toc.yml")
+    legacy = {page: read_status(root / f"{page}.ipynb") for page in pages}
+    found = {page.split("/")[-1]: read_verdicts(root / f"{page}.ipynb") for page in pages}
+    rows = _dashboard_rows(found)
+    counts = {w: sum(r["verdict"] == w for r in rows) for w in _paper.VERDICTS}
+    surprises = [r for r in rows if r["verdict"] not in ("reproduces", "illustration", "not run here")]
+    lines = [
+        "# Reproduction status",
+        "",
+        "Generated by `python -m trajreg.report book/status.md` from the claim registry",
+        "(`trajreg.paper`, where every number of the paper and every test is fixed before any run) and",
+        "the verdicts the executed notebooks record with `trajreg.report.verdict` (nothing here is",
+        "typed by hand). Each row: the verdict, the claim and its test, what we ran it on, our",
+        "estimate with its 95 % interval and n, the paper's number and how it is known, and the tier",
+        "(*fast*: what CI re-executes; *large*: a stored benchmark result). Verdicts: *reproduces*;",
+        "*reproduces in direction only* (the direction holds, the size is outside the band);",
+        "*does not reproduce*; *inconclusive* (the interval spans the decision); *not run here*",
+        "(with what it would need); *illustration* (a picture or an identity: no test, not counted).",
+        "",
+        f"**{len(rows)} rows for {len(_paper.CLAIMS)} claims:** "
+        + ", ".join(f"{n} {w}" for w, n in counts.items() if n) + ".",
+        "",
+        "## Surprises",
+        "",
+    ]
+    lines += [f"- **{r['verdict']}**: {r['claim']} ({'; '.join(x for x in (r['budget'], r['model']) if x)}): "
+              f"ours {r['ours']} (n={r['n']}), paper {r['paper']}." for r in surprises] or [
+        "None: every claim run here reproduces (rows not run here are listed below)."]
+    lines += ["", "## Claims", ""] + _dashboard(rows) + _legacy(root, pages, legacy)
     return "\n".join(lines) + "\n"
 
 

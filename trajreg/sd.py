@@ -11,8 +11,8 @@ The pieces, each tested on a tiny randomly initialised pipeline (``tests/test_sd
   latent x (x = VP latent / alpha), eps_cfg = eps_u + w (eps_c - eps_u), w = 7.5, one UNet call on
   the doubled batch [uncond, cond] (uncond = the empty prompt's embedding).
 * ``warmup`` / ``search`` / ``schedule``: GITS on the pipeline's own UNet: warm-up trajectories of
-  prompts on the 61-point grid with the official SD teacher (``dpm_2m_eps``: multistep DPM-Solver,
-  order 2, noise prediction, lower order at the end = ``--solver_tea=dpmpp --max_order=2
+  prompts on the 61-point grid with the official SD teacher (``dpm_2m_eps`` of ``trajreg.solvers``:
+  multistep DPM-Solver, order 2, noise prediction, lower order at the end = ``--solver_tea=dpmpp --max_order=2
   --predict_x0=False``), then ``trajreg.gits.cost_matrix`` (metric "dev" as the official SD command)
   and the DP with gamma 1.20: K+1 sigmas from sigma_max to sigma_min.
 * ``SigmaDPMSolverMultistepScheduler``: diffusers' ``DPMSolverMultistepScheduler`` takes only integer
@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
@@ -70,11 +69,11 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError("trajreg.sd needs diffusers and transformers: pip install 'trajreg[sd]'") from e
 
-from trajreg import _validate, gits, solvers, trajectory
+from trajreg import _validate, gits
 from trajreg.trajectory import Trajectory
 
 __all__ = ["GAMMA", "GUIDANCE", "METRIC", "MODEL_ID", "N_GRID", "TEACHERS", "CFGDenoiser", "DiscreteVP",
-           "SigmaDPMSolverMultistepScheduler", "count_unet_calls", "dpm_2m_eps", "generate", "nfe",
+           "SigmaDPMSolverMultistepScheduler", "count_unet_calls", "generate", "nfe",
            "read_captions", "schedule", "search", "set_scheduler", "warmup"]
 
 MODEL_ID = "runwayml/stable-diffusion-v1-5"
@@ -82,7 +81,7 @@ GUIDANCE = 7.5          # --guidance_rate of the official SD command
 GAMMA = 1.20            # --coeff of the official SD command
 METRIC = "dev"          # --metric of the official SD command
 N_GRID = 61             # --num_steps_tea
-TEACHERS = ("dpm_2m_eps", *gits.TEACHERS)
+TEACHERS = gits.TEACHERS     # "dpm_2m_eps" (trajreg.solvers) is the official SD teacher
 ALGORITHMS = ("dpmsolver++", "dpmsolver")
 
 
@@ -201,32 +200,6 @@ class CFGDenoiser:
         return x - s * self.eps(x, sigma)
 
 
-def dpm_2m_eps(denoiser: solvers.Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
-               lower_order_final: bool = True,
-               callback: solvers.Callback | None = None) -> torch.Tensor:
-    """Multistep DPM-Solver of order 2 with noise prediction (Lu et al., 2022), VE form.
-
-    The official SD teacher (``dpm_pp`` with ``predict_x0=False``): eps_i = (x_i - D_i) / t_i,
-    x_{i+1} = x_i - (t_i - t_{i+1}) (eps_i + (eps_i - eps_{i-1}) / (2 r_0)), r_0 = h_{i-1} / h_i,
-    h = log(t_i / t_{i+1}); first order (DDIM) at the first and, with lower_order_final, the last
-    step. (t phi_1 = t expm1(h) = t_i - t_{i+1}, so a step into sigma = 0 is defined.)
-    Same calling convention and callback as ``trajreg.solvers``.
-    """
-    sigmas, t, s = solvers._prepare(x, sigmas)
-    n_steps, eps_prev = len(t) - 1, None
-    for i in range(n_steps):
-        denoised = denoiser(x, s[i])
-        solvers._report(callback, i, sigmas, x, denoised)
-        eps = (x - denoised) / s[i]
-        direction = eps
-        if solvers._order(i, n_steps, 2, lower_order_final, t[i + 1]) == 2:
-            r0 = math.log(t[i - 1] / t[i]) / math.log(t[i] / t[i + 1])
-            direction = eps + (eps - eps_prev) / (2 * r0)
-        x = x - (t[i] - t[i + 1]) * direction
-        eps_prev = eps
-    return x
-
-
 def _latent_shape(pipe: Any, height: int | None, width: int | None) -> tuple[int, int, int]:
     """(C, h, w) of the pipeline's latents for an image of height x width (default: its own size)."""
     f = pipe.vae_scale_factor
@@ -274,11 +247,7 @@ def warmup(pipe: Any, prompts: Sequence[str], *, n_grid: int = N_GRID, rho: floa
             cond, uncond = pipe.encode_prompt(chunk, device, 1, guided, neg)
             D = CFGDenoiser(pipe.unet, vp, cond, uncond, guidance_scale)
             z = noise[start:start + len(chunk)].to(device)
-            if teacher == "dpm_2m_eps":
-                part = trajectory.sample(D, z, grid, dpm_2m_eps, store_dtype=z.dtype)
-            else:
-                part = gits.warmup(D, z, grid, teacher)
-            parts.append(part)
+            parts.append(gits.warmup(D, z, grid, teacher))
             if progress:
                 print(f"warm-up: {start + len(chunk)}/{len(prompts)} prompts", flush=True)
     return Trajectory(sigmas=grid, x=torch.cat([p.x.float().cpu() for p in parts], 1),

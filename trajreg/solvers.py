@@ -4,8 +4,10 @@ Every solver has the shape ``solver(denoiser, x, sigmas, *, callback=None) -> x`
 style): x (B, *dims) starts at sigmas[0] scale and the state at sigmas[-1] is returned. The
 denoiser is called with sigma as a 0-d tensor of the dtype and device of x. Before step i the
 callback receives ``{"i", "sigma", "sigma_next", "x", "denoised"}``: the state x_i at sigmas[i] and
-the denoiser output used for the step. Step coefficients are computed in float64 from the schedule;
-the stepping math runs in the dtype of x.
+the denoiser output used for the step, as the denoiser returned it (before the dynamic
+thresholding that ``dpmpp_3m`` and ``unipc`` apply by default, as the GITS authors' code does).
+Step coefficients are computed in float64 from the schedule; the stepping math runs in the dtype
+of x.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import torch
 
 from trajreg import _validate, schedules
 
-__all__ = ["SOLVERS", "deis", "deis_coefficients", "dpm2", "dpmpp_2m", "dpmpp_3m", "euler", "get",
-           "heun", "ipndm", "nfe", "to_d", "unipc"]
+__all__ = ["SOLVERS", "THRESHOLD_MAX", "THRESHOLD_RATIO", "Callback", "Denoiser", "deis",
+           "deis_coefficients", "dpm2", "dpm_2m_eps", "dpmpp_2m", "dpmpp_3m", "dynamic_threshold",
+           "euler", "get", "heun", "ipndm", "nfe", "to_d", "unipc"]
 
 Denoiser = Callable[[torch.Tensor, Any], torch.Tensor]
 Callback = Callable[[dict[str, Any]], None]
@@ -28,11 +31,29 @@ Callback = Callable[[dict[str, Any]], None]
 # Adams-Bashforth coefficients for equal steps, newest derivative first (iPNDM).
 AB = {1: (1.0,), 2: (3 / 2, -1 / 2), 3: (23 / 12, -16 / 12, 5 / 12),
       4: (55 / 24, -59 / 24, 37 / 24, -9 / 24)}
+# Dynamic thresholding of the authors' code (``solver_utils.dynamic_thresholding_fn``, from
+# DPM-Solver): the 99.5 % quantile of |D| per sample, floored at 1.
+THRESHOLD_RATIO = 0.995
+THRESHOLD_MAX = 1.0
 
 
 def to_d(x: torch.Tensor, sigma: Any, denoised: torch.Tensor) -> torch.Tensor:
     """The PF-ODE field d = (x - D(x, sigma)) / sigma (EDM eq. 3 with s(t) = 1, sigma(t) = t)."""
     return (x - denoised) / sigma
+
+
+def dynamic_threshold(denoised: torch.Tensor, ratio: float = THRESHOLD_RATIO,
+                      max_val: float = THRESHOLD_MAX) -> torch.Tensor:
+    """Dynamic thresholding (Saharia et al., 2022) as in the GITS authors' code: per sample,
+    s = max(quantile(|D|, ratio), max_val) over all coordinates, D -> clamp(D, -s, s) / s.
+
+    A no-op for samples with |D| <= max_val everywhere (s = max_val = 1); otherwise values are
+    clipped at s and the whole sample is scaled by 1 / s. torch.quantile's linear interpolation.
+    """
+    flat = denoised.abs().reshape(denoised.shape[0], -1)
+    s = torch.quantile(flat, ratio, dim=1).clamp_min(max_val)
+    s = s.reshape(-1, *([1] * (denoised.ndim - 1)))
+    return torch.maximum(torch.minimum(denoised, s), -s) / s
 
 
 def _prepare(x: torch.Tensor, sigmas: Any) -> tuple[torch.Tensor, list[float], torch.Tensor]:
@@ -127,14 +148,16 @@ def ipndm(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *, max_orde
 
 
 def _dpmpp_multistep(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, max_order: int,
-                     lower_order_final: bool, callback: Callback | None) -> torch.Tensor:
+                     lower_order_final: bool, callback: Callback | None,
+                     thresholding: bool = False) -> torch.Tensor:
     """DPM-Solver++(2M/3M) with data prediction in lambda = -log sigma (Lu et al., 2023, Alg. 2)."""
     sigmas, t, s = _prepare(x, sigmas)
     lam = [-math.log(ti) if ti > 0 else math.inf for ti in t]
-    n_steps, Ds = len(t) - 1, []  # Ds: previous denoiser outputs, newest first
+    n_steps, Ds = len(t) - 1, []  # Ds: previous (thresholded) denoiser outputs, newest first
     for i in range(n_steps):
-        Ds = [denoiser(x, s[i]), *Ds][:max_order]
-        _report(callback, i, sigmas, x, Ds[0])
+        denoised = denoiser(x, s[i])
+        _report(callback, i, sigmas, x, denoised)
+        Ds = [dynamic_threshold(denoised) if thresholding else denoised, *Ds][:max_order]
         order = _order(i, n_steps, max_order, lower_order_final, t[i + 1])
         h = lam[i + 1] - lam[i]
         phi_1 = math.expm1(-h)
@@ -158,20 +181,29 @@ def _dpmpp_multistep(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, 
 
 
 def dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
-             lower_order_final: bool = True, callback: Callback | None = None) -> torch.Tensor:
-    """DPM-Solver++(2M), Algorithm 2 of Lu et al. (2023), data prediction, no thresholding."""
-    return _dpmpp_multistep(denoiser, x, sigmas, 2, lower_order_final, callback)
+             lower_order_final: bool = True, thresholding: bool = False,
+             callback: Callback | None = None) -> torch.Tensor:
+    """DPM-Solver++(2M), Algorithm 2 of Lu et al. (2023), data prediction.
+
+    thresholding: pass every D through ``dynamic_threshold`` (off by default: this is diffusers'
+    DPM-Solver++(2M), which the Stable Diffusion pages compare against; the authors' code would
+    threshold it, as it does ``dpmpp_3m``).
+    """
+    return _dpmpp_multistep(denoiser, x, sigmas, 2, lower_order_final, callback, thresholding)
 
 
 def dpmpp_3m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
-             lower_order_final: bool = True, callback: Callback | None = None) -> torch.Tensor:
+             lower_order_final: bool = True, thresholding: bool = True,
+             callback: Callback | None = None) -> torch.Tensor:
     """DPM-Solver++(3M), the multistep update of Lu et al. (2023)'s code, data prediction.
 
     As in that code (and k-diffusion, diffusers, the GITS repository), the second difference D2 is
     weighted by phi_3 where a Taylor-exact third-order step needs 2 phi_3, so it converges at second
     order (measured in tests/test_solvers.py), with a smaller error constant than 2M.
+    thresholding (default on, as the GITS authors' ``dpm_pp_sampler``): every data prediction D
+    passes through ``dynamic_threshold`` before it enters the update.
     """
-    return _dpmpp_multistep(denoiser, x, sigmas, 3, lower_order_final, callback)
+    return _dpmpp_multistep(denoiser, x, sigmas, 3, lower_order_final, callback, thresholding)
 
 
 def _unipc_rhos(h: float, rks: list[float], order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -196,19 +228,49 @@ def _unipc_rhos(h: float, rks: list[float], order: int) -> tuple[np.ndarray, np.
     return rhos_p, rhos_c
 
 
+def dpm_2m_eps(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
+               lower_order_final: bool = True, callback: Callback | None = None) -> torch.Tensor:
+    """Multistep DPM-Solver of order 2 with noise prediction (Lu et al., 2022), VE form.
+
+    The GITS authors' Stable Diffusion teacher (``dpm_pp`` with ``predict_x0=False``, no
+    thresholding): eps_i = (x_i - D_i) / t_i, x_{i+1} = x_i - (t_i - t_{i+1}) (eps_i + (eps_i -
+    eps_{i-1}) / (2 r_0)), r_0 = h_{i-1} / h_i, h = log(t_i / t_{i+1}); first order (DDIM) at the
+    first and, with lower_order_final, the last step (t phi_1 = t expm1(h) = t_i - t_{i+1}, so a
+    step into sigma = 0 is defined).
+    """
+    sigmas, t, s = _prepare(x, sigmas)
+    n_steps, eps_prev = len(t) - 1, None
+    for i in range(n_steps):
+        denoised = denoiser(x, s[i])
+        _report(callback, i, sigmas, x, denoised)
+        eps = (x - denoised) / s[i]
+        direction = eps
+        if _order(i, n_steps, 2, lower_order_final, t[i + 1]) == 2:
+            r0 = math.log(t[i - 1] / t[i]) / math.log(t[i] / t[i + 1])
+            direction = eps + (eps - eps_prev) / (2 * r0)
+        x = x - (t[i] - t[i + 1]) * direction
+        eps_prev = eps
+    return x
+
+
 def unipc(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *, max_order: int = 3,
-          lower_order_final: bool = True, callback: Callback | None = None) -> torch.Tensor:
+          lower_order_final: bool = True, thresholding: bool = True,
+          callback: Callback | None = None) -> torch.Tensor:
     """UniPC (Zhao et al., 2023): UniP-p predictor + UniC corrector, bh2, data prediction.
 
     The corrector reuses the model evaluation at the predicted point, which also serves as the
     next step's D_0 (so the callback's ``denoised`` is taken there); none after the final step.
+    thresholding (default on, as the GITS authors' ``unipc_sampler``): every data prediction D
+    passes through ``dynamic_threshold`` before it enters the update.
     """
     _validate.choice("max_order", max_order, (1, 2, 3))
     sigmas, t, s = _prepare(x, sigmas)
     lam = [-math.log(ti) if ti > 0 else math.inf for ti in t]
-    n_steps, Ds = len(t) - 1, [denoiser(x, s[0])]  # Ds: denoiser outputs, newest first
+    clip = dynamic_threshold if thresholding else (lambda d: d)
+    raw = denoiser(x, s[0])                        # the last denoiser output, as the callback sees it
+    n_steps, Ds = len(t) - 1, [clip(raw)]          # Ds: (thresholded) outputs, newest first
     for i in range(n_steps):
-        _report(callback, i, sigmas, x, Ds[0])
+        _report(callback, i, sigmas, x, raw)
         order = _order(i, n_steps, max_order, lower_order_final, t[i + 1])
         h = lam[i + 1] - lam[i]
         B_h = math.expm1(-h)
@@ -225,7 +287,8 @@ def unipc(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *, max_orde
             x = x_pred
             break
         # Corrector UniC with the model evaluated at the predicted point
-        D_new = denoiser(x_pred, s[i + 1])
+        raw = denoiser(x_pred, s[i + 1])
+        D_new = clip(raw)
         corr = sum(float(a) * D for a, D in zip(rhos_c[:-1], D1s, strict=True))
         x = x_base - B_h * (corr + float(rhos_c[-1]) * (D_new - Ds[0]))
         Ds = [D_new, *Ds][:max_order]
@@ -264,7 +327,13 @@ def deis_coefficients(sigmas: torch.Tensor, max_order: int = 4, eps_s: float = 1
 
 def deis(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *, max_order: int = 4,
          eps_s: float = 1e-3, callback: Callback | None = None) -> torch.Tensor:
-    """DEIS-tAB (Zhang & Chen, 2023, eq. 14) in VP time; max_order=4 is 'DEIS-tAB3' (cubic)."""
+    """DEIS-tAB (Zhang & Chen, 2023, eq. 14) in VP time; max_order=4 is 'DEIS-tAB3' (cubic).
+
+    The step weights come from ``deis_coefficients`` (64-point Gauss-Legendre in sigma), which is
+    more accurate than the authors' code (``get_deis_coeff_list``: a 10,000-point Riemann sum in
+    VP time, whose integrand dsigma/dtau grows like 1 / sigma near sigma_min): a deliberate
+    difference, measured against an adaptive quadrature in tests/test_solvers.py.
+    """
     _validate.choice("max_order", max_order, (1, 2, 3, 4))
     sigmas, t, s = _prepare(x, sigmas)
     C = deis_coefficients(sigmas, max_order, eps_s)
@@ -284,6 +353,7 @@ SOLVERS: dict[str, Callable[..., torch.Tensor]] = {
     "dpm2": dpm2,
     "ipndm": ipndm,
     "dpmpp_2m": dpmpp_2m,
+    "dpm_2m_eps": dpm_2m_eps,
     "dpmpp_3m": dpmpp_3m,
     "unipc": unipc,
     "deis": deis,

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from trajreg import _validate
+from trajreg import _validate, files
 from trajreg.data import fashion_mnist
 from trajreg.networks import EDMDenoiser, UNet, UNetConfig
 
@@ -126,10 +126,9 @@ def hardware(device: str | torch.device) -> str:
 
 
 def _save(path: Path, D, ema, opt, g: torch.Generator, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                "rng": g.get_state(), "state": dict(state)}, tmp)
-    tmp.replace(path)
+    with files.atomic(path) as tmp:
+        torch.save({"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "rng": g.get_state(), "state": dict(state)}, tmp)
 
 
 def loss_curve(log: Path, bins: int = 100, max_step: int | None = None) -> list[list[float]]:
@@ -146,19 +145,18 @@ def export(run: str | Path, dest: str | Path, name: str = "fmnist-edm", note: st
     """Write the EMA weights of ``run`` as ``dest/name.safetensors`` plus provenance ``name.json``."""
     from safetensors.torch import save_file
 
-    from trajreg.data import sha256
-
     run, dest = Path(run), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     s = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
     cfg = json.loads((run / "config.json").read_text())
     weights = {k: v.contiguous() for k, v in s["ema"].items()}
     path = dest / f"{name}.safetensors"
-    save_file(weights, str(path))
+    with files.atomic(path) as tmp:
+        save_file(weights, str(tmp))
     meta = {
         "name": name, "kind": "edm-unet", "net": cfg["net"], "sigma_data": cfg["sigma_data"],
         "parameters": sum(v.numel() for v in weights.values()),
-        "sha256": sha256(path), "train_config": cfg,
+        "sha256": files.sha256(path), "train_config": cfg,
         "steps": s["state"]["step"], "images_seen": s["state"]["nimg"],
         "wall_time_s": round(s["state"]["wall"], 1),
         "hardware": s["state"].get("hardware") or f"{platform.processor() or platform.machine()}, "
@@ -168,7 +166,7 @@ def export(run: str | Path, dest: str | Path, name: str = "fmnist-edm", note: st
         f"--ema-halflife-kimg {cfg['ema_halflife_kimg']} --seed {cfg['seed']}", "note": note,
         "loss_curve": loss_curve(run / "log.jsonl", max_step=s["state"]["step"]),
     }
-    (dest / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    files.write_json(dest / f"{name}.json", meta)
     return path
 
 

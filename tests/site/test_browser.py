@@ -1,77 +1,25 @@
 """Every page of the table of contents in headless Chromium: it loads, shows its title, its figures
-and its typeset math, and logs no console error.
+and its typeset math, and logs no console error; and it fits a phone's screen.
 
-The site is served over HTTP on loopback, like GitHub Pages serves it. The browser is the system
-Chromium (``make browser`` installs Debian's ``chromium``), driven by Playwright, which downloads
-nothing. The pages load MathJax 3 from a CDN; offline, the request is answered with the same
-MathJax 3 release from the ``django-static-mathjax`` package (files only), so the math is really
-typeset and checked. Any other request that leaves the site fails, and fails the page.
+MathJax 3 is served by the site itself (``_static/mathjax``, see book/_ext/site_assets.py), so the
+math is typeset offline; any request that leaves the site fails the page (conftest.py).
 Screenshots of the introduction and of Figure 2 land in ``$TRAJREG_SCREENSHOTS``
 (default ``_build/screenshots``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import mimetypes
-import os
-import shutil
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from conftest import PageVisit
 from site_toc import ROOT, toc_files
 
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs playwright")
-
-SCREENSHOTS = {"book/intro": "intro", "notebooks/fig02_one_dim_projection": "fig02"}
-MATHJAX_PATH = "/mathjax@3/es5/"   # the part of the CDN URL Sphinx uses that names the release
-
-
-def chromium() -> str:
-    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser"):
-        if name and (path := shutil.which(name)):
-            return path
-    pytest.fail("no Chromium found: `make browser` installs Debian's chromium (or set $CHROMIUM)")
-
-
-def mathjax_es5() -> Path:
-    import mathjax  # from django-static-mathjax: MathJax 3 under static/mathjax
-
-    folder = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
-    assert (folder / "tex-mml-chtml.js").is_file(), folder
-    return folder
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base's name)
-        pass
-
-
-@pytest.fixture(scope="module")
-def server(site: Path) -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """A browser context (one window) of the system Chromium, 1280 x 900."""
-    # No host resolves but loopback, so a request that leaves the site fails (and fails the page).
-    args = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
-    args += ["--no-sandbox"] if os.geteuid() == 0 else []   # Chromium's sandbox refuses root
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), args=args)
-        yield b.new_context(viewport={"width": 1280, "height": 900})
-        b.close()
+SCREENSHOTS = {"book/intro": "intro", "notebooks/fig02_one_dim_projection": "fig02",
+               "book/status": "status", "notebooks/tab01_fid_nfe": "tab01",
+               "notebooks/tab03_schedules": "tab03", "notebooks/fig04_3d_projection": "fig04"}
+PHONE = (390, 844)   # an iPhone 12-15's CSS viewport
 
 
 def notebook_images(doc: str) -> int:
@@ -86,30 +34,6 @@ def notebook_images(doc: str) -> int:
             shown = "scrapbook" not in out.get("metadata", {})
             count += shown and any(k.startswith("image/") for k in out.get("data", {}))
     return count
-
-
-class PageVisit:
-    """One page opened in a new tab, with what it logged and requested."""
-
-    def __init__(self, context, base: str, doc: str) -> None:
-        self.errors: list[str] = []
-        self.page = context.new_page()
-        self.page.route(f"**{MATHJAX_PATH}**", self._mathjax)
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url} ({r.failure})"))
-        self.response = self.page.goto(base + f"{doc}.html", wait_until="load")
-
-    def _mathjax(self, route, request) -> None:
-        path = mathjax_es5() / urlsplit(request.url).path.split(MATHJAX_PATH, 1)[1]
-        if path.is_file():
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            route.fulfill(status=200, body=path.read_bytes(), content_type=mime)
-        else:
-            route.abort()
-
-    def close(self) -> None:
-        self.page.close()
 
 
 # Resolves, for every <img> (lazy ones forced to load), to [src, naturalWidth, in a cell output?].
@@ -154,15 +78,42 @@ def page_problems(visit: PageVisit, doc: str) -> list[str]:
 
 
 @pytest.mark.parametrize("doc", toc_files())
-def test_page_in_chromium(doc: str, site: Path, server: str, browser) -> None:
-    visit = PageVisit(browser, server, doc)
+def test_page_in_chromium(doc: str, site: Path, visit, screenshots: Path) -> None:
+    page = visit(doc)
     try:
-        problems = page_problems(visit, doc)
+        problems = page_problems(page, doc)
         if doc in SCREENSHOTS:
-            folder = Path(os.environ.get("TRAJREG_SCREENSHOTS", ROOT / "_build" / "screenshots"))
-            folder.mkdir(parents=True, exist_ok=True)
-            visit.page.screenshot(path=folder / f"{SCREENSHOTS[doc]}.png")
-            visit.page.screenshot(path=folder / f"{SCREENSHOTS[doc]}-full.png", full_page=True)
+            page.page.screenshot(path=screenshots / f"{SCREENSHOTS[doc]}.png")
+            page.page.screenshot(path=screenshots / f"{SCREENSHOTS[doc]}-full.png", full_page=True)
     finally:
-        visit.close()
+        page.close()
     assert not problems, f"{doc}:\n" + "\n".join(problems)
+
+
+# [page width, the element that widens it]: the widest element whose right edge lies within the
+# page's width (an off-canvas drawer, fixed and out of the flow, lies beyond it and does not count).
+WIDEST_JS = """() => {
+  const limit = document.documentElement.clientWidth, width = document.documentElement.scrollWidth;
+  let worst = null;
+  for (const el of document.querySelectorAll('body *')) {
+    const right = Math.round(el.getBoundingClientRect().right);
+    if (right > limit + 1 && right <= width + 1 && (!worst || right > worst[1])) {
+      const cls = typeof el.className === 'string' ? el.className.trim().split(/\\s+/).join('.') : '';
+      worst = [el.tagName.toLowerCase() + (cls ? '.' + cls : ''), right];
+    }
+  }
+  return [width, worst];
+}"""
+
+
+@pytest.mark.parametrize("doc", toc_files())
+def test_page_fits_a_phone(doc: str, site: Path, visit, screenshots: Path) -> None:
+    """At 390 px the page itself never scrolls sideways: scrollWidth <= viewport + 1 px."""
+    page = visit(doc, *PHONE)
+    try:
+        width, widest = page.page.evaluate(WIDEST_JS)
+        if doc in SCREENSHOTS:
+            page.page.screenshot(path=screenshots / f"{SCREENSHOTS[doc]}-phone.png")
+    finally:
+        page.close()
+    assert width <= PHONE[0] + 1, f"{doc} is {width} px wide at {PHONE[0]} px; widest element: {widest}"

@@ -1,0 +1,80 @@
+"""Stored results (results/**/*.jsonl) belong to the shipped model; the large-tier script runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from trajreg import models
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = sorted((ROOT / "results").rglob("*.jsonl"))
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _model_sha(row: dict) -> str | None:
+    """The sha256 a row records for its model: ``model_sha256`` or the ``name@sha256`` model key."""
+    if "model_sha256" in row:
+        return row["model_sha256"]
+    key = row.get("model_key") or row.get("model", "")
+    return key.split("@", 1)[1] if "@" in key else None
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT)) for p in RESULTS])
+def test_stored_results_are_of_the_shipped_model(path):
+    shipped = models.card("fmnist-edm")["sha256"]
+    for i, row in enumerate(_rows(path)):
+        if row.get("model") != "fmnist-edm" and not row.get("model", "").startswith("fmnist-edm@"):
+            continue                                  # other models (e.g. random-cifar timings)
+        sha = _model_sha(row)
+        if sha is None:
+            # older rows name the model only; they predate the checksum and are marked as such
+            assert row.get("model_sha256_unrecorded"), (
+                f"{path.name} row {i}: no model sha256 recorded (add model_sha256, or mark a "
+                "legacy row with model_sha256_unrecorded: true)")
+            continue
+        assert sha == shipped, f"{path.name} row {i}: model sha256 {sha} is not the shipped {shipped}"
+
+
+def test_sha_check_accepts_both_record_styles():
+    assert _model_sha({"model_sha256": "ab"}) == "ab"
+    assert _model_sha({"model": "fmnist-edm@cd"}) == "cd"
+    assert _model_sha({"model_key": "fmnist-edm@ef", "model": "fmnist-edm"}) == "ef"
+    assert _model_sha({"model": "fmnist-edm"}) is None
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_table1_large_smoke(tmp_path):
+    out = tmp_path / "t1.jsonl"
+    args = ["--n", "16", "--n-ode", "8", "--nfes", "3", "--warmup", "4", "--ref-steps", "6",
+            "--n-boot", "8", "--batch", "16", "--device", "cpu", "--out", str(out)]
+    _script("table1_large").main(args)
+    rows = _rows(out)
+    assert [(r["schedule"], r["nfe"]) for r in rows] == [
+        ("polynomial", 3), ("gits-dev", 3), ("gits-l2", 3)]
+    shipped = models.card("fmnist-edm")["sha256"]
+    for r in rows:
+        assert r["model_sha256"] == shipped and r["n"] == 16 and r["seeds"] == "0-15"
+        assert r["fid"]["lo"] <= r["fid"]["value"] <= r["fid"]["hi"]
+        assert sum(r["class_histogram"]) == 16 and len(r["class_histogram"]) == 10
+        assert set(r["ode_error"]) == {"mean", "median", "far_share"}
+        assert r["ode_error"]["mean"]["n"] == 8 and r["floor"]["n"] == 16
+        assert r["precision"]["cudnn_allow_tf32"] is False and r["sigmas"][0] == 80.0
+        assert len(r["sigmas"]) == 4 and r["command"].endswith(str(out))
+    assert "vs_polynomial" not in rows[0]
+    assert {"fid_diff", "ode_error_diff", "sign_test", "class_flip_share"} <= set(rows[1]["vs_polynomial"])
+    _script("table1_large").main(args)                # a rerun replaces its rows, adds none
+    assert len(_rows(out)) == 3

@@ -1,0 +1,158 @@
+"""trajreg.stats on synthetic data where the answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from trajreg import stats
+from trajreg.fid import frechet_distance, statistics
+from trajreg.stats import Estimate
+
+
+def test_estimate_formats_and_round_trips():
+    e = Estimate(0.15, 0.14, 0.161, 64)
+    assert str(e) == "0.150 [0.140, 0.161] (n=64)"
+    assert e.fmt() == "0.15 [0.14, 0.161]"
+    assert Estimate.from_dict(e.to_dict()) == e
+    assert Estimate.exact(2.0).lo == 2.0
+    with pytest.raises(ValueError, match="lo <= hi"):
+        Estimate(1.0, 2.0, 0.0, 3)
+    with pytest.raises(ValueError, match="finite"):
+        Estimate(float("nan"), 0.0, 1.0, 3)
+
+
+def test_mean_ci_covers_the_true_mean_about_95_percent():
+    rng = np.random.default_rng(0)
+    hits = []
+    for i in range(200):
+        e = stats.mean_ci(rng.normal(1.0, 2.0, 40), seed=i, n_resamples=999)
+        hits.append(e.lo <= 1.0 <= e.hi)
+        assert e.lo <= e.value <= e.hi and e.n == 40
+    assert 0.89 <= np.mean(hits) <= 0.99
+
+
+def test_mean_ci_is_deterministic_and_handles_constant_data():
+    x = np.random.default_rng(1).normal(size=30)
+    assert stats.mean_ci(x, seed=3) == stats.mean_ci(x, seed=3)
+    assert stats.mean_ci(np.full(10, 2.5)) == Estimate(2.5, 2.5, 2.5, 10)
+    with pytest.raises(ValueError, match="at least 2"):
+        stats.mean_ci([1.0])
+
+
+def test_median_ci_is_the_order_statistic_interval():
+    x = np.arange(1.0, 101.0)   # n = 100: the 95 % interval is x_(40), x_(61)
+    e = stats.median_ci(x)
+    assert (e.value, e.lo, e.hi, e.n) == (50.5, 40.0, 61.0, 100)
+    rng = np.random.default_rng(2)
+    hits = []
+    for _ in range(300):   # exponential(1): median log 2
+        e = stats.median_ci(rng.exponential(size=31))
+        hits.append(e.lo <= np.log(2) <= e.hi)
+    assert np.mean(hits) >= 0.92
+
+
+@pytest.mark.parametrize(("k", "n", "lo", "hi"), [(5, 10, 0.2366, 0.7634), (0, 10, 0.0, 0.2775),
+                                                  (10, 10, 0.7225, 1.0), (44, 64, 0.5661, 0.7877)])
+def test_wilson_interval_known_values(k, n, lo, hi):
+    e = stats.share_ci([True] * k + [False] * (n - k))
+    assert e.value == pytest.approx(k / n)
+    assert (e.lo, e.hi) == pytest.approx((lo, hi), abs=1e-4)
+    ref = st.binomtest(k, n).proportion_ci(method="wilson")
+    assert (e.lo, e.hi) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def test_paired_diff_detects_a_shift_and_not_noise():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=64)
+    shifted = a + 0.3 + 0.1 * rng.normal(size=64)
+    e = stats.paired_diff(a, shifted)
+    assert e.lo > 0 and e.value == pytest.approx(np.mean(shifted - a))
+    same = a + 0.1 * rng.normal(size=64)
+    e = stats.paired_diff(a, same)
+    assert e.lo < 0 < e.hi
+    m = stats.paired_diff(a, shifted, stat="median")
+    assert m.lo > 0 and m.value == pytest.approx(np.median(shifted - a))
+    with pytest.raises(ValueError, match="stat="):
+        stats.paired_diff(a, shifted, stat="mode")
+    with pytest.raises(ValueError, match="paired"):
+        stats.paired_diff(a, shifted[:10])
+
+
+def test_paired_ratio():
+    rng = np.random.default_rng(4)
+    a = rng.uniform(1, 2, 100)
+    e = stats.paired_ratio(a, 0.5 * a * rng.uniform(0.9, 1.1, 100))
+    assert e.hi < 0.6 and e.lo > 0.4 and e.lo <= e.value <= e.hi
+
+
+def test_sign_test_exact_p_values():
+    a = np.zeros(10)
+    assert stats.sign_test(a, -np.ones(10)) == (10, 10, pytest.approx(2 * 0.5 ** 10))
+    b = np.array([-1] * 8 + [1] * 2 + [0] * 3, dtype=float)
+    below, n, p = stats.sign_test(np.zeros(13), b)
+    assert (below, n) == (8, 10) and p == pytest.approx(112 / 1024)   # 2 * P(X >= 8), X ~ Bin(10, 1/2)
+    assert stats.sign_test(a, a) == (0, 0, 1.0)
+
+
+def _gauss(n, d, shift, seed):
+    return np.random.default_rng(seed).normal(shift, 1.0, (n, d))
+
+
+def test_fid_ci_contains_the_full_sample_fid_and_matches_frechet_distance():
+    ref = statistics(_gauss(4000, 8, 0.0, 10))
+    feat = _gauss(300, 8, 0.5, 11)
+    e = stats.fid_ci(feat, *ref, n_resamples=100)
+    assert e.value == pytest.approx(frechet_distance(*statistics(feat), *ref))
+    assert e.lo < e.value < e.hi and e.n == 300
+    to_ref = stats._FrechetToRef(*ref)
+    assert to_ref(feat) == pytest.approx(e.value, rel=1e-6)
+    assert e.lo > 8 * 0.25 * 0.5   # the true FID is 8 * 0.5^2 = 2
+
+
+def test_fid_diff_ci_pairs_the_sample_indices():
+    ref = statistics(_gauss(4000, 6, 0.0, 12))
+    a = _gauss(300, 6, 0.0, 13)
+    worse = a + 0.5                                      # same "noise", shifted output
+    e = stats.fid_diff_ci(a, worse, *ref, n_resamples=100)
+    assert e.lo > 0
+    same = a + 0.01 * _gauss(300, 6, 0.0, 14)
+    e = stats.fid_diff_ci(a, same, *ref, n_resamples=100)
+    assert e.lo < 0 < e.hi and abs(e.hi - e.lo) < 0.1    # pairing cancels the shared noise
+    r = stats.fid_ratio_ci(a, worse, *ref, n_resamples=100)
+    assert r.lo > 1
+
+
+def test_kid_is_about_zero_for_equal_and_positive_for_shifted():
+    ref = _gauss(400, 16, 0.0, 15)
+    e = stats.kid(_gauss(300, 16, 0.0, 16), ref, subsets=30, subset_size=200)
+    assert e.lo < 0 < e.hi and abs(e.value) < 0.05
+    e = stats.kid(_gauss(300, 16, 0.5, 17), ref, subsets=30, subset_size=200)
+    assert e.lo > 0
+    with pytest.raises(ValueError, match="subset_size"):
+        stats.kid(ref, ref, subset_size=1000)
+
+
+def test_ode_error_summary():
+    errs = np.r_[np.full(30, 0.1), np.full(10, 0.5)]
+    s = stats.ode_error_summary(errs, far=0.3)
+    assert s["mean"].value == pytest.approx(0.2) and s["median"].value == pytest.approx(0.1)
+    assert s["far_share"].value == pytest.approx(0.25) and s["far_share"].n == 40
+
+
+def test_class_histograms():
+    assert stats.class_histogram([0, 2, 2, 9], 10).tolist() == [1, 0, 2, 0, 0, 0, 0, 0, 0, 1]
+    with pytest.raises(ValueError, match="labels must be integers"):
+        stats.class_histogram([0, 10], 10)
+    rng = np.random.default_rng(18)
+    a = rng.integers(0, 10, 500)
+    flipped = np.where(rng.random(500) < 0.3, (a + 1) % 10, a)
+    assert stats.class_flip_share(a, flipped).lo > 0.2
+    same = stats.hist_distance(a, a)
+    assert same.value == 0 and same.hi == 0
+    skew = np.where(a < 5, a, 0)                          # half the classes collapse onto class 0
+    d = stats.hist_distance(a, skew)
+    assert d.lo > 0.3
+    assert stats.hist_chi2(a, skew)[1] < 1e-6
+    assert stats.hist_chi2(a, rng.integers(0, 10, 500))[1] > 1e-3

@@ -1,0 +1,336 @@
+"""Uncertainty for every compared number: 95 % intervals, paired comparisons, FID/KID, histograms.
+
+Every function returns an :class:`Estimate` (value, 95 % interval, n) in Python floats and is
+deterministic for a given ``seed``. Bootstrap intervals use ``scipy.stats.bootstrap`` (Efron &
+Tibshirani 1993): BCa for means and ratios, percentile where BCa is undefined (ties, medians).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats as _st
+
+LEVEL = 0.95
+_Z = float(_st.norm.ppf(0.5 + LEVEL / 2))  # 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number with its 95 % interval [lo, hi] and the sample size n it came from."""
+
+    value: float
+    lo: float
+    hi: float
+    n: int
+    label: str = ""
+
+    def __post_init__(self):
+        for k in ("value", "lo", "hi"):
+            object.__setattr__(self, k, float(getattr(self, k)))
+        object.__setattr__(self, "n", int(self.n))
+        if not (math.isfinite(self.value) and math.isfinite(self.lo) and math.isfinite(self.hi)):
+            raise ValueError(f"Estimate value/lo/hi must be finite, got {self.value}, {self.lo}, {self.hi}")
+        if self.lo > self.hi:
+            raise ValueError(f"Estimate needs lo <= hi, got lo={self.lo}, hi={self.hi}")
+
+    def __str__(self) -> str:
+        return f"{self.fmt('#.3g')} (n={self.n})"
+
+    def fmt(self, spec: str = ".3g") -> str:
+        """'value [lo, hi]' with each number formatted by ``spec``."""
+        def f(v: float) -> str:
+            return format(v, spec).rstrip(".") if "#" in spec else format(v, spec)
+        return f"{f(self.value)} [{f(self.lo)}, {f(self.hi)}]"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Estimate:
+        return cls(**{k: d[k] for k in ("value", "lo", "hi", "n", "label") if k in d})
+
+    @classmethod
+    def exact(cls, value: float, n: int = 1, label: str = "") -> Estimate:
+        """A number without sampling uncertainty (an interval of zero width)."""
+        return cls(value, value, value, n, label)
+
+
+def _vector(name: str, x, min_n: int = 1) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64).ravel()
+    if a.size < min_n:
+        raise ValueError(f"{name} needs at least {min_n} values, got {a.size}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    return a
+
+
+def _pair(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _vector("a", a, 2), _vector("b", b, 2)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must be paired (same length), got {a.size} and {b.size}")
+    return a, b
+
+
+def _boot(data: tuple, statistic, *, seed: int, n_resamples: int, paired: bool,
+          method: str = "BCa") -> tuple[float, float]:
+    """95 % bootstrap interval of ``statistic`` (vectorised over ``axis``); BCa falls back to
+    percentile when it is undefined (e.g. constant data)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = _st.bootstrap(data, statistic, n_resamples=n_resamples, paired=paired, vectorized=True,
+                          confidence_level=LEVEL, method=method, random_state=np.random.default_rng(seed))
+    lo, hi = float(r.confidence_interval.low), float(r.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        if method != "percentile":
+            return _boot(data, statistic, seed=seed, n_resamples=n_resamples, paired=paired,
+                         method="percentile")
+        v = float(statistic(*data, axis=-1))
+        return v, v
+    return lo, hi
+
+
+def _contain(value: float, lo: float, hi: float) -> tuple[float, float]:
+    return min(lo, value), max(hi, value)
+
+
+def mean_ci(x, *, seed: int = 0, n_resamples: int = 2000) -> Estimate:
+    """Mean with a BCa bootstrap 95 % interval."""
+    x = _vector("x", x, 2)
+    v = float(x.mean())
+    if np.ptp(x) == 0:
+        return Estimate.exact(v, x.size)
+    lo, hi = _boot((x,), np.mean, seed=seed, n_resamples=n_resamples, paired=False)
+    return Estimate(v, *_contain(v, lo, hi), x.size)
+
+
+def median_ci(x, *, seed: int = 0) -> Estimate:
+    """Median with the distribution-free order-statistic 95 % interval (binomial, >= 95 %)."""
+    del seed  # exact: no resampling
+    x = np.sort(_vector("x", x, 1))
+    n = x.size
+    j = int(_st.binom.ppf((1 - LEVEL) / 2, n, 0.5))  # lower order statistic (1-based j)
+    while j > 0 and _st.binom.cdf(j - 1, n, 0.5) * 2 > 1 - LEVEL:
+        j -= 1
+    j = max(j, 1)
+    lo, hi = x[j - 1], x[n - j]
+    return Estimate(float(np.median(x)), float(lo), float(hi), n)
+
+
+def share_ci(flags) -> Estimate:
+    """Share of true flags with the Wilson score 95 % interval (Wilson 1927)."""
+    f = np.asarray(flags).ravel()
+    if f.size == 0:
+        raise ValueError("flags needs at least 1 value, got 0")
+    k, n = int(np.count_nonzero(f)), f.size
+    p, z2 = k / n, _Z ** 2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)
+
+
+def paired_diff(a, b, *, stat: str = "mean", seed: int = 0, n_resamples: int = 2000) -> Estimate:
+    """b - a on paired samples (same noise): mean (BCa) or median (percentile) of the differences."""
+    a, b = _pair(a, b)
+    d = b - a
+    if stat == "mean":
+        return mean_ci(d, seed=seed, n_resamples=n_resamples)
+    if stat == "median":
+        v = float(np.median(d))
+        if np.ptp(d) == 0:
+            return Estimate.exact(v, d.size)
+        lo, hi = _boot((d,), np.median, seed=seed, n_resamples=n_resamples, paired=False,
+                       method="percentile")
+        return Estimate(v, *_contain(v, lo, hi), d.size)
+    raise ValueError(f"stat={stat!r} is not allowed; choose one of ['mean', 'median']")
+
+
+def paired_ratio(a, b, *, seed: int = 0, n_resamples: int = 2000) -> Estimate:
+    """mean(b) / mean(a) on paired samples, with a paired BCa bootstrap interval."""
+    a, b = _pair(a, b)
+    if a.mean() <= 0:
+        raise ValueError(f"paired_ratio needs mean(a) > 0, got {a.mean()}")
+    v = float(b.mean() / a.mean())
+
+    def ratio(x, y, axis=-1):
+        return y.mean(axis=axis) / x.mean(axis=axis)
+
+    lo, hi = _boot((a, b), ratio, seed=seed, n_resamples=n_resamples, paired=True)
+    return Estimate(v, *_contain(v, lo, hi), a.size)
+
+
+def sign_test(a, b) -> tuple[int, int, float]:
+    """(#pairs with b < a, #pairs that differ, exact two-sided binomial p) for paired samples."""
+    a, b = _pair(a, b)
+    below, n = int((b < a).sum()), int((b != a).sum())
+    p = 1.0 if n == 0 else float(_st.binomtest(below, n, 0.5).pvalue)
+    return below, n, p
+
+
+# ----------------------------------------------------------------------------------------------
+# FID and KID with intervals.
+
+
+class _FrechetToRef:
+    """FID of many covariance estimates against one reference, via
+    Tr sqrt(S R) = sum sqrt(eig(R^1/2 S R^1/2)) (R^1/2 computed once)."""
+
+    def __init__(self, ref_mu, ref_sigma):
+        self.mu = np.asarray(ref_mu, dtype=np.float64)
+        r = np.atleast_2d(np.asarray(ref_sigma, dtype=np.float64))
+        w, v = np.linalg.eigh((r + r.T) / 2)
+        self.root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        self.trace_ref = float(np.trace(r))
+
+    def __call__(self, feat: np.ndarray) -> float:
+        mu, s = feat.mean(0), np.atleast_2d(np.cov(feat, rowvar=False))
+        ev = np.linalg.eigvalsh(self.root @ s @ self.root)
+        return float(((mu - self.mu) ** 2).sum() + np.trace(s) + self.trace_ref
+                     - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
+
+
+def _features(name: str, feat) -> np.ndarray:
+    f = np.asarray(feat, dtype=np.float64)
+    if f.ndim != 2 or f.shape[0] < 2 or not np.isfinite(f).all():
+        raise ValueError(f"{name} must be a finite (N, F) array with N >= 2, got shape {f.shape}")
+    return f
+
+
+def _centred(value: float, boots: np.ndarray, n: int) -> Estimate:
+    """Interval of the bootstrap spread, centred on ``value``: [v - (m - q2.5), v + (q97.5 - m)]
+    with m the bootstrap median (FID's small-n bias is shared by all resamples; the floor at the
+    same n, not this interval, speaks to the bias)."""
+    q_lo, m, q_hi = np.quantile(boots, [(1 - LEVEL) / 2, 0.5, (1 + LEVEL) / 2])
+    return Estimate(value, value - (m - q_lo), value + (q_hi - m), n)
+
+
+def fid_ci(feat, ref_mu, ref_sigma, *, seed: int = 0, n_resamples: int = 200) -> Estimate:
+    """FID (trajreg.fid.frechet_distance) with the spread of a bootstrap over samples."""
+    from trajreg.fid import frechet_distance, statistics
+
+    feat = _features("feat", feat)
+    value = frechet_distance(*statistics(feat), ref_mu, ref_sigma)
+    to_ref, rng, n = _FrechetToRef(ref_mu, ref_sigma), np.random.default_rng(seed), feat.shape[0]
+    boots = np.array([to_ref(feat[rng.integers(0, n, n)]) for _ in range(n_resamples)])
+    return _centred(value, boots, n)
+
+
+def _fid_pair(feat_a, feat_b, ref_mu, ref_sigma, combine, *, seed: int, n_resamples: int) -> Estimate:
+    from trajreg.fid import frechet_distance, statistics
+
+    a, b = _features("feat_a", feat_a), _features("feat_b", feat_b)
+    if a.shape != b.shape:
+        raise ValueError(f"feat_a and feat_b must be paired (same shape), got {a.shape} and {b.shape}")
+    value = combine(frechet_distance(*statistics(a), ref_mu, ref_sigma),
+                    frechet_distance(*statistics(b), ref_mu, ref_sigma))
+    to_ref, rng, n = _FrechetToRef(ref_mu, ref_sigma), np.random.default_rng(seed), a.shape[0]
+    boots = []
+    for _ in range(n_resamples):
+        i = rng.integers(0, n, n)   # the same sample indices for both sets: paired
+        boots.append(combine(to_ref(a[i]), to_ref(b[i])))
+    return _centred(float(value), np.array(boots), n)
+
+
+def fid_diff_ci(feat_a, feat_b, ref_mu, ref_sigma, *, seed: int = 0, n_resamples: int = 200) -> Estimate:
+    """FID(b) - FID(a) for sample sets from the same noises, paired bootstrap over sample indices."""
+    return _fid_pair(feat_a, feat_b, ref_mu, ref_sigma, lambda fa, fb: fb - fa, seed=seed,
+                     n_resamples=n_resamples)
+
+
+def fid_ratio_ci(feat_a, feat_b, ref_mu, ref_sigma, *, seed: int = 0, n_resamples: int = 200) -> Estimate:
+    """FID(b) / FID(a) for sample sets from the same noises, paired bootstrap over sample indices."""
+    return _fid_pair(feat_a, feat_b, ref_mu, ref_sigma, lambda fa, fb: fb / fa, seed=seed,
+                     n_resamples=n_resamples)
+
+
+def _mmd2_poly(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3 (Binkowski et al. 2018, KID)."""
+    d, m = x.shape[1], x.shape[0]
+    kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
+    sxx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+    syy = (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+    return float(sxx + syy - 2 * kxy.mean())
+
+
+def kid(feat, ref_feat, *, subsets: int = 50, subset_size: int | None = None, seed: int = 0) -> Estimate:
+    """Kernel Inception Distance: mean unbiased MMD^2 over random subsets; the interval is the
+    2.5-97.5 % range of the subset values (the spread of one subset-size estimate: conservative)."""
+    x, y = _features("feat", feat), _features("ref_feat", ref_feat)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"feat and ref_feat need the same feature size, got {x.shape[1]} and {y.shape[1]}")
+    m = min(x.shape[0], y.shape[0], 1000) if subset_size is None else int(subset_size)
+    if not 2 <= m <= min(x.shape[0], y.shape[0]):
+        raise ValueError(f"subset_size must be in [2, {min(x.shape[0], y.shape[0])}], got {m}")
+    rng = np.random.default_rng(seed)
+    vals = np.array([_mmd2_poly(x[rng.choice(x.shape[0], m, replace=False)],
+                                y[rng.choice(y.shape[0], m, replace=False)]) for _ in range(subsets)])
+    lo, hi = np.quantile(vals, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    v = float(vals.mean())
+    return Estimate(v, *_contain(v, float(lo), float(hi)), x.shape[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# ODE error and what the samples are.
+
+
+def ode_error_summary(errs, far: float = 0.3) -> dict[str, Estimate]:
+    """ODE error per sample -> mean (bootstrap), median (order statistics), share farther than
+    ``far`` (Wilson)."""
+    e = _vector("errs", errs, 2)
+    return {"mean": mean_ci(e), "median": median_ci(e), "far_share": share_ci(e > far)}
+
+
+def class_histogram(labels, n_classes: int) -> np.ndarray:
+    """Counts of each predicted class 0..n_classes-1."""
+    lab = np.asarray(labels).ravel()
+    if lab.size and (lab.min() < 0 or lab.max() >= n_classes or not np.issubdtype(lab.dtype, np.integer)):
+        raise ValueError(f"labels must be integers in [0, {n_classes}), got range "
+                         f"[{lab.min()}, {lab.max()}] of dtype {lab.dtype}")
+    return np.bincount(lab, minlength=n_classes)
+
+
+def _tv(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    return 0.5 * float(np.abs(class_histogram(a, k) / a.size - class_histogram(b, k) / b.size).sum())
+
+
+def hist_distance(a_labels, b_labels, *, n_classes: int | None = None, seed: int = 0,
+                  n_resamples: int = 1000) -> Estimate:
+    """Total-variation distance between two class histograms, percentile bootstrap interval
+    (paired over indices when the two sets have the same length, i.e. come from the same noise).
+    The plug-in TV is biased upwards at small n; :func:`hist_chi2` tests equality."""
+    a, b = np.asarray(a_labels).ravel(), np.asarray(b_labels).ravel()
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"a_labels and b_labels need at least 2 labels each, got {a.size} and {b.size}")
+    k = int(max(a.max(), b.max()) + 1) if n_classes is None else n_classes
+    rng, paired = np.random.default_rng(seed), a.size == b.size
+    boots = []
+    for _ in range(n_resamples):
+        i = rng.integers(0, a.size, a.size)
+        j = i if paired else rng.integers(0, b.size, b.size)
+        boots.append(_tv(a[i], b[j], k))
+    v = _tv(a, b, k)
+    lo, hi = np.quantile(boots, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return Estimate(v, *_contain(v, float(lo), float(hi)), min(a.size, b.size))
+
+
+def hist_chi2(a_labels, b_labels, n_classes: int | None = None) -> tuple[float, float]:
+    """(chi-square statistic, p) of the test that two label sets share one class distribution."""
+    a, b = np.asarray(a_labels).ravel(), np.asarray(b_labels).ravel()
+    k = int(max(a.max(), b.max()) + 1) if n_classes is None else n_classes
+    table = np.stack([class_histogram(a, k), class_histogram(b, k)])
+    table = table[:, table.sum(0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    r = _st.chi2_contingency(table)
+    return float(r.statistic), float(r.pvalue)
+
+
+def class_flip_share(a_labels, b_labels) -> Estimate:
+    """Share of paired samples (same noise) whose predicted class differs, Wilson interval."""
+    a, b = np.asarray(a_labels).ravel(), np.asarray(b_labels).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"a_labels and b_labels must be paired (same length), got {a.size} and {b.size}")
+    return share_ci(a != b)
