@@ -17,8 +17,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLE4_S = {"edm-cifar10-uncond-vp": 32.78, "edm-ffhq-uncond-vp": 62.79, "edm-imagenet64-cond-adm": 85.07,
-            "cm-lsun-bedroom-edm": 639.78}             # paper Table 4, seconds on an A100
+from trajreg.paper import TABLE4  # noqa: E402  (paper Table 4, seconds on an A100)
+
+TABLE4_S = {"edm-cifar10-uncond-vp": TABLE4["cifar10"], "edm-ffhq-uncond-vp": TABLE4["ffhq"],
+            "edm-imagenet64-cond-adm": TABLE4["imagenet64"], "cm-lsun-bedroom-edm": TABLE4["lsun_bedroom"]}
 KDE = ("kde-cifar10", "kde-fmnist")
 
 
@@ -50,18 +52,25 @@ def image_nfes(name: str, p: dict) -> int:
         extra = p.get("overhead_batch", 0) * p.get("overhead_nfe", 0) * len(p.get("overhead_solvers", []))
         return warm + extra
     if name == "tab01_fid_nfe":
+        head = p["n_head"] * 3 * sum(p["nfes"])                       # iPNDM: polynomial, GITS dev, GITS L2
         grid = p["n_fid"] * 2 * len(p["solvers"]) * sum(p["nfes"])           # polynomial and GITS
-        spread = p["n_repeats"] * 250 * 2 * sum(p["repeat_nfes"])
-        return warm + ref + grid + spread
+        return warm + ref + head + grid
     if name == "tab03_schedules":
-        return warm + ref + p["n_fid"] * 4 * len(p["solvers"]) * sum(p["nfes"])
+        return warm + ref + (p["n_fid"] + p.get("n_fid_ddim", 0)) * 4 * sum(p["nfes"])
     if name == "tab06_ablations":
-        configs = (len(p["warmup_sizes"]) * p["n_subsets"] + len(p["gammas"]) + len(p["grid_sizes"])
+        configs = (len(p["warmup_sizes"]) * p["max_subsets"] + len(p["gammas"]) + len(p["grid_sizes"])
                    + len(p["teachers"]) + len(p["metrics"]))
         extra_warm = sum(p["n_warmup_small"] * (g - 1) for g in p["grid_sizes"]) + \
             len(p["teachers"]) * p["n_warmup_small"] * 2 * (p["grid_size"] - 1)
         refs = p["n_ref"] * (2 * p["ref_steps"] - 1)
-        return warm + extra_warm + refs + configs * p["n_ode"] * sum(p["nfes"])
+        return warm + extra_warm + refs + configs * p["n_ref"] * sum(p["nfes"])
+    if name == "gits_why":     # the page itself: warm-up, references and class-histogram samples
+        return warm + p["n_hist"] * (100 + 2 * p["hist_nfe"])
+    if name == "beyond_optimality_gap":   # live run: references, searches (~100 evaluations of the
+        refs = (p["n_search"] + p["n_eval"]) * 100                   # search set each) and judging
+        return refs + 100 * p["n_search"] * p["K"] + 8 * p["n_eval"] * p["K"]
+    if name == "explore_trajectories":
+        return p["n_traj"] * p["nfe"] + p["n_warmup"] * (p.get("grid_size", 61) - 1)
     if "n_traj" in p:
         return p["n_traj"] * p["nfe"]
     raise ValueError(f"no count for {name}")

@@ -2,7 +2,7 @@
 
 A result is stored under a hash of its kind, its key (model weights, seeds, solver, sigmas, ...) and
 :func:`source_hash`, the sha256 of every module of the package except the presentation-only ones
-(:data:`PRESENTATION`): any change to code a result could depend on makes a new entry.
+(``PRESENTATION``): any change to code a result could depend on makes a new entry.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from trajreg.stats import Estimate
 
 VERDICTS = ("reproduces", "reproduces in direction only", "does not reproduce", "inconclusive",
             "not run here", "illustration")
-KNOWN = ("printed", "read off a figure", "authors' code output", "text")
+KNOWN = ("printed", "read off a figure", "authors' code output", "text", "our question")
 NFES = (5, 6, 8, 10)
 
 # ----------------------------------------------------------------------------------------------
@@ -539,7 +539,7 @@ _add("tab05.cor42", "ICML Cor. 4.2", "The denoising output is the one-step Euler
      needs="nothing to measure (an identity of the Euler update); a unit test would show it")
 _add("tab05.cor43", "ICML Cor. 4.3, App. Table 5", "Every second-order ODE sampler is a first-order "
      "finite difference of dr/dsigma (Table 5).", None, "text", "any denoiser", Illustration(), "",
-     needs="Table 5's content (not in our notes: the PDF), then a symbolic check of Heun's and "
+     needs="Table 5's content (not transcribed here), then a symbolic check of Heun's and "
            "DPM-Solver-2's updates in trajreg.solvers against Eq. 6")
 
 # Table 6
@@ -550,6 +550,41 @@ for _n in (5, 8):
          "fewer samples, larger variance", "text", "EDM CIFAR-10", Below(0.0), "tab06_ablations")
 _add("tab06.printed_numbers", "ICML App. Table 6", "The FIDs of Table 6 by number of warm-up samples.",
      None, "text", "EDM CIFAR-10", Illustration(), "",
-     needs="Table 6's numbers (not in our notes: the PDF); the page measures the trend on our model")
+     needs="Table 6's numbers (not transcribed here); the page measures the trend on our model")
 
-del _i, _n, _p, _g_, _others, _d, _model, _ref, _s, _key, _name
+# ----------------------------------------------------------------------------------------------
+# Questions this companion asks beyond the paper ("our question"): rules fixed before the runs.
+
+# Why GITS helps at NFE 5-6 and not at 8-10 on our model (page gits_why).
+for _n in NFES:
+    _add(f"why.gits_ode.nfe{_n}", "companion; cf. OSS (Pei et al. 2025)", f"At NFE {_n}, iPNDM + GITS "
+         "(dev cost) ends closer to a 100-step solution from the same noise than the polynomial "
+         "schedule: paired ratio of mean ODE errors GITS / polynomial below 1.",
+         None, "our question", "fmnist-edm", Below(1.0), "gits_why")
+_add("why.h1_growth", "companion, hypothesis H1", "The error of GITS's first jump (sigma 80 -> ~5) "
+     "grows on the way down: mean final / landing error of that jump above 1.",
+     None, "our question", "fmnist-edm", Above(1.0), "gits_why")
+for _n in (8, 10):
+    _add(f"why.h1_oracle.nfe{_n}", "companion, hypothesis H1", f"At NFE {_n}, replacing the state "
+         "after GITS's first jump by the exact one lowers the final error: oracle / control below 1.",
+         None, "our question", "fmnist-edm", Below(1.0), "gits_why")
+    _add(f"why.h2_dev.nfe{_n}", "companion, hypothesis H2", f"At NFE {_n}, the authors' dev cost "
+         "gives a schedule closer to the reference than the written L2 cost: dev / L2 below 1.",
+         None, "our question", "fmnist-edm", Below(1.0), "gits_why")
+    _add(f"why.h3_kde_schedule.nfe{_n}", "companion, hypothesis H3", f"At NFE {_n}, the exact KDE "
+         "denoiser's GITS schedule, used on the network, ends closer than the network's own: "
+         "ratio below 1.", None, "our question", "fmnist-edm", Below(1.0), "gits_why")
+_add("why.h5_class_shift", "companion, hypothesis H5", "GITS and the polynomial schedule (iPNDM, "
+     "NFE 5) produce different garment proportions: total-variation distance of the predicted-class "
+     "histograms above 0.05.", None, "our question", "fmnist-edm", Above(0.05), "gits_why")
+
+# How far is each schedule from the best one (page beyond_optimality_gap).
+for _sv, _svname in (("euler", "DDIM"), ("ipndm", "iPNDM")):
+    for _m in ("gits-dev", "oss", "learned"):
+        for _k in (4, 5, 6, 8, 10):
+            _add(f"beyond.{_m}_vs_poly.{_sv}.k{_k}", "companion (beyond the paper)", f"With K = {_k} "
+                 f"{_svname} steps, the {_m} schedule ends closer to the reference than the polynomial "
+                 "one on held-out noise: paired difference of ODE errors below 0.",
+                 None, "our question", "fmnist-edm", Below(0.0), "beyond_optimality_gap")
+
+del _i, _n, _p, _g_, _others, _d, _model, _ref, _s, _key, _name, _m, _k, _sv, _svname

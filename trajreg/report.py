@@ -219,8 +219,8 @@ def verdict_box(page: str):
 
 
 def glue_box(page: str):
-    """Glue :func:`verdict_box` as ``<page>_box`` (the first markdown cell shows it with
-    ```` ```{glue:} <page>_box``` ````) and return it."""
+    """Glue :func:`verdict_box` as ``<page>_box`` and return it; the page's first markdown cell
+    shows it with a ``glue`` directive naming ``<page>_box``."""
     box = verdict_box(page)
     _glue(f"{page}_box", box)
     return box

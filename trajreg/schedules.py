@@ -115,6 +115,7 @@ RECOMMENDED: dict[str, tuple[str, dict[str, Any]]] = {
     "dpm2": ("polynomial", {"rho": 7.0}),
     "ipndm": ("polynomial", {"rho": 7.0}),
     "dpmpp_2m": ("logsnr", {}),
+    "dpm_2m_eps": ("logsnr", {}),
     "dpmpp_3m": ("logsnr", {}),
     "unipc": ("logsnr", {}),
     "deis": ("time_uniform", {"rho": 2.0}),

@@ -86,7 +86,7 @@
         title: { text: `${m.label}, ${kind}`, x: 0.02, font: { size: 14 } },
         scene: {
           aspectmode: "manual", aspectratio: ratio,
-          camera: { eye: { x: -0.25, y: -1.15, z: 0.85 }, up: { x: 0, y: 0, z: 1 } },
+          camera: { eye: { x: -0.3, y: -1.35, z: 1.0 }, up: { x: 0, y: 0, z: 1 } },
           xaxis: axis("chord (0 = sample, far end = noise)"), yaxis: axis("PC 1"), zaxis: axis("PC 2"),
         },
       };

@@ -1,0 +1,36 @@
+"""Every result page opens with its verdict box, and the box lists each claim the page decides.
+
+A result page is a notebook with claims in the registry (``trajreg.paper.claims_for``). The box is
+glued at the end of the notebook and shown by the first markdown cell, so it must appear in the
+built HTML before the first figure, with one row per decided claim and no "no claims decided".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from site_toc import ROOT, toc_files
+
+from trajreg import paper
+
+
+def result_pages() -> list[str]:
+    return [doc for doc in toc_files()
+            if (ROOT / f"{doc}.ipynb").is_file() and paper.claims_for(Path(doc).name)]
+
+
+def test_there_are_result_pages() -> None:
+    assert len(result_pages()) >= 15
+
+
+@pytest.mark.parametrize("doc", result_pages())
+def test_page_opens_with_its_verdict_box(doc: str, site: Path) -> None:
+    html = (site / f"{doc}.html").read_text(encoding="utf-8")
+    box = html.find('class="trajreg-verdicts"')
+    assert box >= 0, f"{doc} shows no verdict box"
+    first_figure = html.find("<img", html.find('<main'))
+    assert first_figure < 0 or box < first_figure, f"{doc}: the verdict box comes after a figure"
+    assert "no claims decided" not in html[box:box + 2000], f"{doc}: the verdict box is empty"
+    rows = html[box:html.find("</table>", box)].count("<tr>") - 1
+    assert rows >= 1, f"{doc}: the verdict box has no rows"
