@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trajreg import _validate, gits, schedules, solvers
+from trajreg import _validate, evaluate, gits, schedules, solvers
 from trajreg.denoisers import Denoiser
 from trajreg.trajectory import Trajectory
 
@@ -134,29 +134,9 @@ def choice_frequency(warm: Trajectory | torch.Tensor, metric: str = "l2",
 
 def propagation(denoiser: Denoiser, warm: Trajectory, jumps: Sequence[tuple[int, int]],
                 teacher: str = "ipndm") -> list[dict[str, Any]]:
-    """For each grid jump (i, j): the Euler jump x_hat = x_i + (t_j - t_i) d_i from the teacher's
-    states in ``warm``, its per-sample error where it lands, ||x_hat - x_j|| / sqrt(d), and at the
-    end, ||Phi(x_hat) - Phi(x_j)|| / sqrt(d), Phi = ``teacher`` on the fine grid t_j, ..., t_N-1
-    (as ``evaluate.propagated_error``, per sample). Returns dicts with i, j, sigma_from, sigma_to,
-    landing (B,) and final (B,) float64 tensors."""
-    t, x, d = gits._check_warmup(warm)
-    shape = warm.x.shape[1:]
-    step = solvers.get(teacher)
-    ends: dict[int, torch.Tensor] = {}
-    out = []
-    for i, j in jumps:
-        x_hat = x[i] + float(t[j] - t[i]) * d[i]
-        if j == len(t) - 1:
-            end_hat, end = x_hat, x[j]
-        else:
-            if j not in ends:
-                ends[j] = step(denoiser, x[j].reshape(shape), t[j:]).flatten(1)
-            end_hat, end = step(denoiser, x_hat.reshape(shape), t[j:]).flatten(1), ends[j]
-        scale = x.shape[-1] ** 0.5
-        out.append({"i": i, "j": j, "sigma_from": float(t[i]), "sigma_to": float(t[j]),
-                    "landing": (x_hat - x[j]).norm(dim=-1) / scale,
-                    "final": (end_hat - end).norm(dim=-1) / scale})
-    return out
+    """For each grid jump (i, j) of a schedule, the per-sample error where it lands and at the end
+    of sampling (``evaluate.propagated_errors`` on every warm-up sample, on the warm-up's device)."""
+    return evaluate.propagated_errors(denoiser, warm, jumps, teacher=teacher, device=warm.x.device)
 
 
 def _differentiable(denoiser: Denoiser) -> Denoiser:

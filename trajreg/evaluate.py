@@ -22,7 +22,7 @@ from trajreg import _validate, fid, schedules, solvers
 from trajreg.denoisers import Denoiser
 
 __all__ = ["Result", "baseline", "evaluate", "final_samples", "n_steps", "ode_error",
-           "propagated_error", "time_denoiser"]
+           "propagated_error", "propagated_errors", "time_denoiser"]
 
 
 def n_steps(solver: str, nfe: int) -> int | None:
@@ -103,16 +103,16 @@ def evaluate(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solv
                   score, sum(errs) / len(errs) if errs else None, seconds, errs, feats, classes)
 
 
-def propagated_error(denoiser: Denoiser, warm: Any, pairs: Sequence[tuple[int, int]],
-                     n: int = 16, teacher: str = "ipndm",
-                     device: str | torch.device = "cpu") -> list[dict[str, float]]:
-    """What one Euler jump of a GITS cost matrix costs at the end of sampling.
+def propagated_errors(denoiser: Denoiser, warm: Any, pairs: Sequence[tuple[int, int]],
+                      n: int | None = None, teacher: str = "ipndm",
+                      device: str | torch.device = "cpu") -> list[dict[str, Any]]:
+    """What one Euler jump of a GITS cost matrix costs where it lands and at the end, per sample.
 
     For each grid pair (i, j): the jump x_hat = x_i + (t_j - t_i) d_i from the first n warm-up
-    states (as in ``gits.cost_matrix``), then both x_hat and the teacher's own x_j are solved
-    on to grid[-1] with ``teacher`` on the fine grid grid[j:]. Returns, per pair, the local error
-    E||x_hat - x_j|| (the l2 cost) and the propagated one E||Phi(x_hat) - Phi(x_j)||, both as
-    RMS per coordinate. The states are moved to ``device``, where the denoiser runs.
+    states (all if n is None), as in ``gits.cost_matrix``; then x_hat and the teacher's own x_j
+    are solved on to grid[-1] with ``teacher`` on the fine grid grid[j:]. Returns, per pair, i, j,
+    sigma_from, sigma_to and the per-sample errors (B,) float64 as RMS per coordinate: "landing",
+    ||x_hat - x_j||, and "final", ||Phi(x_hat) - Phi(x_j)||. The denoiser runs on ``device``.
     """
     t = warm.sigmas
     x = warm.x[:, :n].to(device, torch.float64)
@@ -129,9 +129,19 @@ def propagated_error(denoiser: Denoiser, warm: Any, pairs: Sequence[tuple[int, i
             if j not in ends:
                 ends[j] = step(denoiser, x[j], t[j:])
             end_hat, end = step(denoiser, x_hat, t[j:]), ends[j]
-        out.append({"i": i, "j": j, "local": float(ode_error(x_hat, x[j]).mean()),
-                    "propagated": float(ode_error(end_hat, end).mean())})
+        out.append({"i": i, "j": j, "sigma_from": float(t[i]), "sigma_to": float(t[j]),
+                    "landing": ode_error(x_hat, x[j]), "final": ode_error(end_hat, end)})
     return out
+
+
+def propagated_error(denoiser: Denoiser, warm: Any, pairs: Sequence[tuple[int, int]],
+                     n: int = 16, teacher: str = "ipndm",
+                     device: str | torch.device = "cpu") -> list[dict[str, float]]:
+    """Means over samples of :func:`propagated_errors`: per pair, the local error E||x_hat - x_j||
+    (the l2 cost) and the propagated one E||Phi(x_hat) - Phi(x_j)||."""
+    return [{"i": r["i"], "j": r["j"], "local": float(r["landing"].mean()),
+             "propagated": float(r["final"].mean())}
+            for r in propagated_errors(denoiser, warm, pairs, n, teacher, device)]
 
 
 def _sync(x: torch.Tensor) -> None:
