@@ -58,11 +58,13 @@ class Writer:
 
     def __init__(self, path: str | None):
         self.path = Path(path) if path else None
+        self.model: dict = {}                # set from the provenance row: model and model_sha256
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text("")
 
     def __call__(self, row: dict) -> None:
+        row = {**row, **self.model}          # every row names its model and weights (sha256)
         if self.path:
             with self.path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -90,7 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     todo = set(a.only or ["config", "oracle", "sweep", "propagation", "choice", "model"])
     out = Writer(a.json)
-    out(provenance(a))
+    prov = provenance(a)
+    out.model = {"model": prov["model"], "model_sha256": prov["model_sha256"]}
+    out(prov)
     model = runs.load_model(a.model)
     seeds = runs.eval_seeds(0, a.n)
     noise = data.noise(seeds, model.shape)

@@ -73,6 +73,12 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(a, k) < 1:
             p.error(f"--{k} must be >= 1, got {getattr(a, k)}")
     r = bench(a.model, a.n, a.batch, a.solver, a.steps, a.device)
+    if a.model == "random-cifar":   # which weights the timing belongs to (tests/test_results.py)
+        r["model_sha256_unrecorded"] = "a randomly initialised network (no weights file)"
+    else:
+        from trajreg import models
+
+        r["model_sha256"] = models.card(a.model)["sha256"]
     print(f"{r['model']} on {r['device']}: {r['solver']} {r['nfe']} NFE, {r['n']} images in "
           f"batches of {r['batch']}: {r['images_per_s']} img/s; one call {1e3 * r['denoiser_call_s']:.2f} "
           f"ms; sampling / (NFE x call) = {r['overhead']}", file=sys.stderr)
