@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     def record(solver, schedule, sigmas):
         r = evaluate.evaluate(model.denoiser, noise, sigmas, solver, schedule=schedule, x_ref=x_ref,
                               batch_size=a.batch)
-        row = {"model": a.model, "model_sha256": model.key.partition("@")[2] or None, "n": a.n, "solver": solver, "schedule": schedule, "nfe": r.nfe,
+        row = {"model": a.model, "model_sha256": model.key.partition("@")[2] or None, "n": a.n,
+               "solver": solver, "schedule": schedule, "nfe": r.nfe,
                "fid": round(r.fid, 3), "ode_error": round(r.ode_error, 5),
                "sigmas": [round(s, 4) for s in r.sigmas], "sampling_s": round(r.seconds, 2)}
         rows.append(row)
