@@ -107,9 +107,11 @@ def git_commit() -> str:
         return "unknown"
 
 
-def sample(D, noise: torch.Tensor, sigmas: torch.Tensor, batch: int, desc: str) -> torch.Tensor:
-    """iPNDM final samples of ``noise`` on ``sigmas``, batch by batch with a progress bar."""
-    parts = [evaluate.final_samples(D, z, sigmas, SOLVER, batch_size=batch).cpu()
+def sample(D, noise: torch.Tensor, sigmas: torch.Tensor, batch: int, desc: str,
+           solver: str = SOLVER) -> torch.Tensor:
+    """Final samples of ``solver`` (iPNDM) from ``noise`` on ``sigmas``, batch by batch, with a
+    progress bar."""
+    parts = [evaluate.final_samples(D, z, sigmas, solver, batch_size=batch).cpu()
              for z in tqdm(noise.split(batch), desc=desc, mininterval=30)]
     return torch.cat(parts)
 

@@ -134,6 +134,12 @@ def test_kid_is_about_zero_for_equal_and_positive_for_shifted():
         stats.kid(ref, ref, subset_size=1000)
 
 
+def test_kid_default_subsets_differ_so_the_interval_has_width():
+    # with subsets as large as the sample set every subset is the whole set: a zero-width interval
+    e = stats.kid(_gauss(300, 16, 0.3, 18), _gauss(400, 16, 0.0, 15), subsets=20)
+    assert e.hi - e.lo > 1e-4 * max(1.0, abs(e.value))
+
+
 def test_ode_error_summary():
     errs = np.r_[np.full(30, 0.1), np.full(10, 0.5)]
     s = stats.ode_error_summary(errs, far=0.3)

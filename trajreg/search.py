@@ -121,11 +121,12 @@ def _rms(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 def ode_errors(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solver: str,
-               x_ref: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Per-sample ODE error ||x - x_ref|| / sqrt(d) of ``solver`` on ``sigmas``; float64 (B,)."""
+               x_ref: torch.Tensor, batch_size: int = 500, **solver_kw: Any) -> torch.Tensor:
+    """Per-sample ODE error ||x - x_ref|| / sqrt(d) of ``solver`` on ``sigmas``; float64 (B,).
+    ``solver_kw`` go to the solver (e.g. ``thresholding=False`` for UniPC)."""
     step = solvers.get(solver)
     s = _validate.sigmas(sigmas)
-    x = torch.cat([step(denoiser, float(s[0]) * z, s) for z in noise.split(batch_size)])
+    x = torch.cat([step(denoiser, float(s[0]) * z, s, **solver_kw) for z in noise.split(batch_size)])
     return _rms(x.to(torch.float64), x_ref.to(torch.float64))
 
 

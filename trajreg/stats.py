@@ -257,11 +257,12 @@ def _mmd2_poly(x: np.ndarray, y: np.ndarray) -> float:
 
 def kid(feat, ref_feat, *, subsets: int = 50, subset_size: int | None = None, seed: int = 0) -> Estimate:
     """Kernel Inception Distance: mean unbiased MMD^2 over random subsets; the interval is the
-    2.5-97.5 % range of the subset values (the spread of one subset-size estimate: conservative)."""
+    2.5-97.5 % range of the subset values (the spread of one subset-size estimate: conservative).
+    Default subset size: min(1000, half of either set), so subsets differ and the interval has width."""
     x, y = _features("feat", feat), _features("ref_feat", ref_feat)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feat and ref_feat need the same feature size, got {x.shape[1]} and {y.shape[1]}")
-    m = min(x.shape[0], y.shape[0], 1000) if subset_size is None else int(subset_size)
+    m = min(x.shape[0] // 2, y.shape[0] // 2, 1000) if subset_size is None else int(subset_size)
     if not 2 <= m <= min(x.shape[0], y.shape[0]):
         raise ValueError(f"subset_size must be in [2, {min(x.shape[0], y.shape[0])}], got {m}")
     rng = np.random.default_rng(seed)
