@@ -34,8 +34,8 @@ def provenance(a: argparse.Namespace) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT,
-                                    capture_output=True, text=True).stdout.strip())
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "trajreg", "benchmarks"],
+                                    cwd=ROOT, capture_output=True, text=True).stdout.strip())
     except OSError:
         commit, dirty = "", True
     try:
@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--coarse", type=int, default=12, help="grid points of the exhaustive search")
     p.add_argument("--prop-grid", type=int, default=16, help="grid points of gits-propagated")
     p.add_argument("--solvers", nargs="+", default=list(search.SOLVERS))
+    p.add_argument("--methods", nargs="+", default=list(search.METHODS), choices=list(search.METHODS),
+                   help="methods to run (polynomial always runs: the gap table needs it)")
     p.add_argument("--learned-iters", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/cpu/beyond.jsonl")
@@ -81,8 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     ref_s, t_ref = timed(lambda: search.reference(D, noise_s))
     ref_e, _ = timed(lambda: search.reference(D, noise_e))
     warm, t_warm = timed(lambda: gits.warmup(D, noise_s, gits.N_GRID))
-    warm21, t_w21 = timed(lambda: gits.warmup(D, noise_s, a.prop_grid))
-    cost, t_cost = timed(lambda: search.propagated_cost(D, warm21))
+    run = set(a.methods) | {"polynomial"}
+    if "gits-propagated" in run:
+        warm21, t_w21 = timed(lambda: gits.warmup(D, noise_s, a.prop_grid))
+        cost, t_cost = timed(lambda: search.propagated_cost(D, warm21))
+    else:
+        t_w21 = t_cost = 0.0
     B, ref_nfe = a.n_search, a.n_search * 100
     prop_nfe = B * (a.prop_grid - 1) + sum(
         B * (j + 1) * (a.prop_grid - 1 - j) for j in range(1, a.prop_grid - 1))
@@ -105,22 +111,28 @@ def main(argv: list[str] | None = None) -> None:
               f"search {row['search_error']:.4f} nfe {nfe} {seconds:.1f} s", flush=True)
 
     for solver in a.solvers:
-        oss = search.search("oss", D, noise_s, max(a.ks), solver, warm=warm, all_steps=True)
+        if "oss" in run:
+            oss = search.search("oss", D, noise_s, max(a.ks), solver, warm=warm, all_steps=True)
         for K in a.ks:
             for m in search.FIXED:
-                record(solver, K, m, search.schedule(m, D, noise_s, K), 0, 0.0)
+                if m in run:
+                    record(solver, K, m, search.schedule(m, D, noise_s, K), 0, 0.0)
             for m in ("gits-l2", "gits-dev"):
-                r = search.search(m, D, noise_s, K, solver, warm=warm)
-                record(solver, K, m, r.sigmas, r.nfe, t_warm + r.seconds)
-            record(solver, K, "gits-propagated", warm21.sigmas[gits.search(cost, K, 1.0)],
-                   prop_nfe, t_w21 + t_cost)
-            single = search.oss_nfe(gits.N_GRID, K, B)
-            share = (single - warm.x.shape[1] * 60) / max(1, oss.nfe - warm.x.shape[1] * 60)
-            record(solver, K, "oss", oss.info["paths"][K], single, t_warm + share * oss.seconds)
-            r = search.search("learned", D, noise_s, K, solver, x_ref=ref_s,
-                              iters=a.learned_iters)
-            record(solver, K, "learned", r.sigmas, r.nfe, t_ref + r.seconds)
-            if K in a.exhaustive_ks:
+                if m in run:
+                    r = search.search(m, D, noise_s, K, solver, warm=warm)
+                    record(solver, K, m, r.sigmas, r.nfe, t_warm + r.seconds)
+            if "gits-propagated" in run:
+                record(solver, K, "gits-propagated", warm21.sigmas[gits.search(cost, K, 1.0)],
+                       prop_nfe, t_w21 + t_cost)
+            if "oss" in run:
+                single = search.oss_nfe(gits.N_GRID, K, B)
+                share = (single - warm.x.shape[1] * 60) / max(1, oss.nfe - warm.x.shape[1] * 60)
+                record(solver, K, "oss", oss.info["paths"][K], single, t_warm + share * oss.seconds)
+            if "learned" in run:
+                r = search.search("learned", D, noise_s, K, solver, x_ref=ref_s,
+                                  iters=a.learned_iters)
+                record(solver, K, "learned", r.sigmas, r.nfe, t_ref + r.seconds)
+            if K in a.exhaustive_ks and "exhaustive" in run:
                 r = search.search("exhaustive", D, noise_s, K, solver, x_ref=ref_s,
                                   grid=a.coarse)
                 record(solver, K, "exhaustive", r.sigmas, r.nfe, t_ref + r.seconds)
