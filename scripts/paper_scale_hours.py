@@ -69,6 +69,8 @@ def image_nfes(name: str, p: dict) -> int:
     if name == "beyond_optimality_gap":   # live run: references, searches (~100 evaluations of the
         refs = (p["n_search"] + p["n_eval"]) * 100                   # search set each) and judging
         return refs + 100 * p["n_search"] * p["K"] + 8 * p["n_eval"] * p["K"]
+    if name == "beyond_portability":      # live: the mixture only; the network's numbers come from
+        return 0                           # benchmarks/portability.py (see the params file)
     if name == "explore_trajectories":
         return p["n_traj"] * p["nfe"] + p["n_warmup"] * (p.get("grid_size", 61) - 1)
     if "n_traj" in p:

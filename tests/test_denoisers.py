@@ -234,3 +234,13 @@ def test_counted():
     D(torch.zeros(3, 2), 1.0)
     D(torch.zeros(4, 2), 0.5)
     assert (D.calls, D.samples) == (2, 7)
+
+
+def test_example_mixture_is_seeded_and_checks_its_sizes():
+    a, b = GaussianMixtureDenoiser.example(), GaussianMixtureDenoiser.example()
+    x = torch.randn(3, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a(x, 1.0), b(x, 1.0))
+    assert not torch.equal(a(x, 1.0), GaussianMixtureDenoiser.example(seed=1)(x, 1.0))
+    assert len(a.components) == 4 and a.dims == (16,)
+    with pytest.raises(ValueError, match="dim and n_comp"):
+        GaussianMixtureDenoiser.example(dim=0)

@@ -228,6 +228,18 @@ class GaussianMixtureDenoiser:
         comps = [GaussianDenoiser(m, c, **kw) for m, c in zip(means, covs, strict=True)]
         return cls(weights, comps)
 
+    @classmethod
+    def example(cls, dim: int = 16, n_comp: int = 4, seed: int = 0) -> GaussianMixtureDenoiser:
+        """The book's test mixture: ``n_comp`` equal-weight components in ``dim`` dimensions with
+        means of scale 0.6 and random anisotropic covariances A A^T / dim * 0.05 + 1e-3 I (float64)."""
+        if dim < 1 or n_comp < 1:
+            raise ValueError(f"dim and n_comp must be >= 1, got {dim} and {n_comp}")
+        g = torch.Generator().manual_seed(seed)
+        means = torch.randn(n_comp, dim, generator=g, dtype=torch.float64) * 0.6
+        A = torch.randn(n_comp, dim, dim, generator=g, dtype=torch.float64)
+        covs = A @ A.transpose(1, 2) / dim * 0.05 + 1e-3 * torch.eye(dim, dtype=torch.float64)
+        return cls.from_covs(torch.ones(n_comp), means, covs, dtype=torch.float64)
+
     def responsibilities(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         """Posterior component probabilities w_k(x) under the noisy marginal; (B, K)."""
         logits = torch.stack([c.log_prob(x, sigma) for c in self.components], 1) + self.log_pi
