@@ -92,7 +92,7 @@ def test_glued_values_read_back_from_an_executed_notebook(tmp_path):
     page = report.status_page(tmp_path)
     assert "| Fig. 0 | peak height | toy | 9.25 | 10 | EDM CIFAR-10 | agrees |" in page
     assert "**2 legacy rows on 1 pages:** 1 agrees, 1 holds." in page
-    assert "### [Figure 0](../notebooks/fig03_multidim_projection.ipynb)" in page
+    assert "**[Figure 0](../notebooks/fig03_multidim_projection.ipynb)**" in page
     assert "[Silent](../notebooks/fig99_silent.ipynb)." in page
     claims = page[page.index("## Claims"):page.index("## Legacy rows")]
     fig03 = [line for line in claims.splitlines() if "fig03.outside_2pcs" in line]
@@ -102,6 +102,9 @@ def test_glued_values_read_back_from_an_executed_notebook(tmp_path):
     surprises = page[page.index("## Surprises"):page.index("## Claims")]
     assert "**does not reproduce**: fig03.outside_2pcs" in surprises
     assert "tab02.sd_gits_fid.nfe10" in claims and "| **not run here** |" in claims
+    # one foldable table per verdict word: the surprising ones open, the rest folded
+    assert "````{dropdown} does not reproduce: 1 row\n:open:" in claims
+    assert "````{dropdown} reproduces: 1 row\n\n|" in claims
 
 
 def test_committed_status_page_is_up_to_date():

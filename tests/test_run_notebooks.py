@@ -33,6 +33,13 @@ def test_the_committed_times_name_existing_notebooks():
     assert times and set(times) <= names
 
 
+def test_threads_reach_the_notebook_environment_and_are_checked():
+    assert run_notebooks.command("check", Path("n.ipynb"))[1]["OMP_NUM_THREADS"] == "1"
+    assert run_notebooks.command("execute", Path("n.ipynb"), 2)[1]["OMP_NUM_THREADS"] == "2"
+    with pytest.raises(SystemExit):
+        run_notebooks.main(["check", "--threads", "0", "n.ipynb"])
+
+
 @pytest.mark.slow
 def test_execute_then_check_a_tiny_notebook(tmp_path, capsys):
     code = ("# NBVAL_CHECK_OUTPUT\nimport os\n"

@@ -369,14 +369,27 @@ def _claim_cell(r: dict) -> str:
     return f"**{r['claim']}** ({r['source']}): {r['statement']} *Test:* {r['criterion']}.{note}{where}"
 
 
+# Verdict groups of the status page folded until clicked (the rest open).
+FOLDED = ("reproduces", "not run here", "illustration")
+
+
 def _dashboard(rows: list[dict]) -> list[str]:
-    lines = ["| verdict | claim | budget / model | ours | n | paper | tier |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        where = "; ".join(x for x in (r["budget"], r["model"]) if x) or "-"
-        cells = (f"**{r['verdict']}**", _claim_cell(r), where, r["ours"],
-                 "-" if r["n"] is None else str(r["n"]), f"{r['paper']}; {r['paper_model']}", r["tier"])
-        lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+    """One foldable table per verdict word (sphinx-design dropdowns), in ``VERDICTS`` order."""
+    lines = []
+    for word in _paper.VERDICTS:
+        group = [r for r in rows if r["verdict"] == word]
+        if not group:
+            continue
+        lines += ["", f"````{{dropdown}} {word}: {len(group)} row{'s' * (len(group) != 1)}",
+                  *([] if word in FOLDED else [":open:"]), "",
+                  "| verdict | claim | budget / model | ours | n | paper | tier |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in group:
+            where = "; ".join(x for x in (r["budget"], r["model"]) if x) or "-"
+            cells = (f"**{r['verdict']}**", _claim_cell(r), where, r["ours"],
+                     "-" if r["n"] is None else str(r["n"]), f"{r['paper']}; {r['paper_model']}", r["tier"])
+            lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+        lines += ["````"]
     return lines
 
 
@@ -384,7 +397,7 @@ def _legacy(root: Path, pages: list[str], found: dict[str, list[dict]]) -> list[
     rows = [r for page in pages for r in found[page]]
     silent = [page for page in pages if not found[page]]
     counts = {w: sum(r["agreement"] == w for r in rows) for w in dict.fromkeys(r["agreement"] for r in rows)}
-    lines = ["", "## Legacy rows", "",
+    lines = ["", "## Legacy rows", "", "`````{dropdown} Rows in the older format (click to show)", "",
              "Rows in the older format (`trajreg.report.status`), shown until every page has moved to",
              "the registry: *ours* at the default scale of this site, *paper* the paper's number,",
              "agreement one word (*agrees* within a factor 1.25, *close* 2, *same order* 10, else",
@@ -397,7 +410,7 @@ def _legacy(root: Path, pages: list[str], found: dict[str, list[dict]]) -> list[
         if not found[page]:
             continue
         name = page.split("/")[-1]
-        lines += ["", f"### [{page_title(root / f'{page}.ipynb')}](../{page}.ipynb)", "",
+        lines += ["", f"**[{page_title(root / f'{page}.ipynb')}](../{page}.ipynb)**", "",
                   "| paper item | what is compared | our model | ours | paper | paper's model | agreement |",
                   "|---|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(_cell(r[k]) for k in ("item", "quantity", "model", "ours", "paper",
@@ -406,9 +419,9 @@ def _legacy(root: Path, pages: list[str], found: dict[str, list[dict]]) -> list[
         if (root / "params" / "paper" / f"{name}.yaml").is_file():
             lines += ["", f"Rerun at paper scale: `{rerun_command(name)}`"]
     if silent:
-        lines += ["", "### Pages without a legacy row", "",
+        lines += ["", "**Pages without a legacy row:**", "",
                   ", ".join(f"[{page_title(root / f'{p}.ipynb')}](../{p}.ipynb)" for p in silent) + "."]
-    return lines
+    return lines + ["`````"]
 
 
 def status_page(root: str | Path = ".") -> str:

@@ -34,3 +34,18 @@ def test_page_opens_with_its_verdict_box(doc: str, site: Path) -> None:
     assert "no claims decided" not in html[box:box + 2000], f"{doc}: the verdict box is empty"
     rows = html[box:html.find("</table>", box)].count("<tr>") - 1
     assert rows >= 1, f"{doc}: the verdict box has no rows"
+
+
+def test_a_long_box_folds_and_unfolds(visit) -> None:
+    """Table 1's box has more rows than verdicts.js shows: the rest unfold with its button."""
+    page = visit("notebooks/tab01_fid_nfe")
+    try:
+        box = page.page.locator(".trajreg-verdicts").first
+        total = box.locator("tbody > tr").count()
+        assert total > 8
+        assert box.locator("tbody > tr:visible").count() == 6
+        box.locator("button.trajreg-verdicts-more").click()
+        assert box.locator("tbody > tr:visible").count() == total
+        assert not page.errors, "\n".join(page.errors)
+    finally:
+        page.close()
