@@ -39,11 +39,12 @@ def provenance(a: argparse.Namespace) -> dict:
     except OSError:
         commit, dirty = "", True
     try:
-        sha = models.card(a.model)["sha256"]
-    except FileNotFoundError:
-        sha = ""
+        weights = {"model_sha256": models.card(a.model)["sha256"]}
+    except FileNotFoundError:   # a closed-form denoiser (the KDE): no weights to check
+        weights = {"model_sha256_unrecorded": f"{a.model} has no weights file (closed-form "
+                                              "denoiser over its dataset)"}
     return {"command": " ".join(["python", *sys.argv]), "commit": commit, "dirty": dirty,
-            "model": a.model, "model_sha256": sha, "hardware": f"{platform.machine()} "
+            "model": a.model, **weights, "hardware": f"{platform.machine()} "
             f"{platform.processor() or platform.platform()}, torch threads "
             f"{torch.get_num_threads()}", "date": datetime.date.today().isoformat(),
             "n_search": a.n_search, "n_eval": a.n_eval,
