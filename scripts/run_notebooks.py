@@ -9,7 +9,8 @@ then stamps the hash of its code (scripts/stamp_notebooks.py). ``check`` re-exec
 (``--nbval-lax``: only cells marked ``# NBVAL_CHECK_OUTPUT`` are compared) and TRAJREG_CHECK=1.
 Both run one CPU thread per notebook by default (OMP_NUM_THREADS=1): two single-thread notebooks
 use two cores better than one notebook with two threads. ``--threads T`` sets OMP_NUM_THREADS=T
-instead: checking with 2 threads shows the checked numbers do not depend on the thread count. Order: notebooks with no recorded time first, then by the time their last run took
+instead: checking with 2 threads shows the checked numbers do not depend on the thread count.
+Order: notebooks with no recorded time first, then by the time their last run took
 (notebooks/run_times.json, seconds by notebook, merged after every successful run of either mode:
 checking takes about as long as executing), so the workers end at about the same time.
 Prints each notebook's time and a summary; exits 1 if any notebook failed.
@@ -49,7 +50,8 @@ def order(notebooks: list[str], times: dict[str, float]) -> list[str]:
 
 def command(mode: str, nb: Path, threads: int = 1) -> tuple[list[str], dict[str, str]]:
     """The command that runs notebook ``nb`` in ``mode`` and the variables it adds to the environment."""
-    env = {"OMP_NUM_THREADS": str(threads), "JUPYTER_PREFER_ENV_PATH": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    env = {"OMP_NUM_THREADS": str(threads), "JUPYTER_PREFER_ENV_PATH": "1",
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     if mode == "execute":
         return ([str(BIN / "papermill"), str(nb), str(nb), "--cwd", str(nb.parent), "--kernel",
                  "python3", "--no-progress-bar", "--log-level", "WARNING"],
