@@ -434,7 +434,14 @@ def status_page(root: str | Path = ".") -> str:
     found = {page.split("/")[-1]: read_verdicts(root / f"{page}.ipynb") for page in pages}
     rows = _dashboard_rows(found)
     counts = {w: sum(r["verdict"] == w for r in rows) for w in _paper.VERDICTS}
-    surprises = [r for r in rows if r["verdict"] not in ("reproduces", "illustration", "not run here")]
+    # surprises: the paper's own claims that did not reproduce here (our questions have no
+    # expected answer, so they are counted but not listed as surprises)
+    # and where a claim has large-tier rows, those decide it: its fast rows are not listed
+    large = {r["claim"] for r in rows if r["tier"] == "large"}
+    surprises = [r for r in rows if r["verdict"] not in ("reproduces", "illustration", "not run here")
+                 and _paper.claim(r["claim"]).known != "our question"
+                 and (r["tier"] == "large" or r["claim"] not in large)]
+    ours = [r for r in rows if _paper.claim(r["claim"]).known == "our question"]
     lines = [
         "# Reproduction status",
         "",
@@ -453,10 +460,18 @@ def status_page(root: str | Path = ".") -> str:
         "",
         "## Surprises",
         "",
+        "The paper's claims that did not reproduce here (for a claim with a large-tier run, its",
+        "large-tier rows only):",
+        "",
     ]
     lines += [f"- **{r['verdict']}**: {r['claim']} ({'; '.join(x for x in (r['budget'], r['model']) if x)}): "
               f"ours {r['ours']} (n={r['n']}), paper {r['paper']}." for r in surprises] or [
         "None: every claim run here reproduces (rows not run here are listed below)."]
+    if ours:
+        qc = {w: sum(r["verdict"] == w for r in ours) for w in _paper.VERDICTS}
+        lines += ["", f"Not listed above: {len(ours)} rows answer this companion's own questions "
+                  "(claim source *companion*; the word says whether the stated hypothesis held: "
+                  + ", ".join(f"{n} {w}" for w, n in qc.items() if n) + ")."]
     lines += ["", "## Claims", ""] + _dashboard(rows) + _legacy(root, pages, legacy)
     return "\n".join(lines) + "\n"
 
