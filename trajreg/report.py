@@ -369,8 +369,9 @@ def _claim_cell(r: dict) -> str:
     return f"**{r['claim']}** ({r['source']}): {r['statement']} *Test:* {r['criterion']}.{note}{where}"
 
 
-# Verdict groups of the status page folded until clicked (the rest open).
-FOLDED = ("reproduces", "not run here", "illustration")
+# Verdict groups of the status page folded until clicked (the rest open); the paper's claims that
+# did not reproduce are listed, open, under "Surprises" above them.
+FOLDED = ("reproduces", "does not reproduce", "inconclusive", "not run here", "illustration")
 
 
 def _dashboard(rows: list[dict]) -> list[str]:

@@ -1,13 +1,19 @@
-// Long verdict boxes (more than SHOWN claims) show their first SHOWN rows and a button that
-// unfolds the rest, so a page's findings are not pushed a screen or more down. Without
-// JavaScript every row shows.
+// Long verdict boxes (more than SHOWN + 2 rows) show SHOWN rows and a button that unfolds the
+// rest, so a page's findings are not pushed a screen or more down. Rows of the large tier (the
+// stored runs with the most samples, which decide a claim where they exist) come first. Without
+// JavaScript every row shows, in the page's order.
 (function () {
   "use strict";
-  const SHOWN = 6;
+  const SHOWN = 4;
 
   function fold(box) {
-    const rows = Array.from(box.querySelectorAll("tbody > tr"));
+    const body = box.querySelector("tbody");
+    if (!body) return;
+    const isLarge = (r) => / large tier$/.test(r.lastElementChild.textContent.trim());
+    const all = Array.from(body.children);
+    const rows = all.filter(isLarge).concat(all.filter((r) => !isLarge(r)));
     if (rows.length <= SHOWN + 2) return;
+    rows.forEach((r) => body.appendChild(r));
     const rest = rows.slice(SHOWN);
     const button = document.createElement("button");
     button.type = "button";
