@@ -10,7 +10,8 @@ Per (solver, K, method), one JSON line with the classifier FID against the train
 polynomial schedule the paired FID difference to the polynomial schedule of the same solver and K
 (same noises, same bootstrap indices) and the share of samples whose class flips. The floor (real
 test images at the same n) is stored on every row. K runs in the order 5, 10, 4, 6, 8 so the
-head-to-head budgets come first. Rows replace earlier rows of the same (solver, K, method, n).
+head-to-head budgets come first. Rows replace earlier rows of the same (solver, K, method, n)
+(``table1_large.write_row``; the file ends up ordered by NFE).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from table1_large import Scorer, git_commit, hardware, precision, sample
+from table1_large import Scorer, git_commit, hardware, precision, sample, write_row
 from tqdm import tqdm
 
 from trajreg import data, models, solvers, stats
@@ -43,17 +44,6 @@ def schedules(path: Path, model: str, methods: tuple[str, ...]) -> dict:
     if not out:
         raise SystemExit(f"{path}: no schedules of model {model!r} for methods {methods}")
     return out
-
-
-def write_row(path: Path, row: dict) -> None:
-    """Add ``row``, replacing a row with the same (solver, K, method, n)."""
-    def key(r):
-        return r.get("solver"), r.get("K"), r.get("method"), r.get("n")
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
-    rows = [r for r in rows if key(r) != key(row)] + [row]
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
                 "class_flip_share": stats.class_flip_share(base["lab"], lab).to_dict()}
         row.update(row_wall_s=round(time.perf_counter() - t0, 1),
                    date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-        write_row(out, row)
+        write_row(out, row, key=("solver", "K", "method", "n"))
         fid_ = stats.Estimate.from_dict(row["fid"])
         print(f"{solver:6s} K={K:2d} {method:12s} FID {fid_.fmt('.2f')} ({row['row_wall_s']:.0f} s)",
               file=sys.stderr, flush=True)

@@ -158,11 +158,12 @@ def gits_schedules(D, a: argparse.Namespace, shape) -> tuple[dict, float]:
     return out, time.perf_counter() - start
 
 
-def write_row(path: Path, row: dict) -> None:
-    """Add ``row`` to the JSON-lines file, replacing a row with the same (schedule, nfe, n)."""
-    key = (row["schedule"], row["nfe"], row["n"])
+def write_row(path: Path, row: dict, key: tuple[str, ...] = ("schedule", "nfe", "n")) -> None:
+    """Add ``row`` to the JSON-lines file, replacing a row with the same values of ``key``; rows
+    ordered by NFE, then by schedule (stable, so other scripts' rows keep their order)."""
+    same = tuple(row.get(k) for k in key)
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
-    rows = [r for r in rows if (r.get("schedule"), r.get("nfe"), r.get("n")) != key] + [row]
+    rows = [r for r in rows if tuple(r.get(k) for k in key) != same] + [row]
     rows.sort(key=lambda r: (r.get("nfe", 0), SCHEDULES.index(r["schedule"])
                              if r.get("schedule") in SCHEDULES else 9))
     tmp = path.with_name(path.name + ".part")

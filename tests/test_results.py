@@ -80,3 +80,17 @@ def test_table1_large_smoke(tmp_path):
     assert {"fid_diff", "ode_error_diff", "sign_test", "class_flip_share"} <= set(rows[1]["vs_polynomial"])
     _script("table1_large").main(args)                # a rerun replaces its rows, adds none
     assert len(_rows(out)) == 3
+
+
+def test_write_row_replaces_by_the_callers_key(tmp_path):
+    write_row = _script("table1_large").write_row
+    out = tmp_path / "r.jsonl"
+    write_row(out, {"schedule": "gits-dev", "nfe": 5, "n": 8, "v": 1})
+    write_row(out, {"schedule": "polynomial", "nfe": 5, "n": 8, "v": 2})
+    write_row(out, {"schedule": "gits-dev", "nfe": 5, "n": 8, "v": 3})      # same key: replaced
+    assert [(r["schedule"], r["v"]) for r in _rows(out)] == [("polynomial", 2), ("gits-dev", 3)]
+    key = ("solver", "K", "method", "n")
+    write_row(out, {"solver": "euler", "K": 5, "method": "oss", "n": 8, "nfe": 5, "v": 4}, key=key)
+    write_row(out, {"solver": "ipndm", "K": 5, "method": "oss", "n": 8, "nfe": 5, "v": 5}, key=key)
+    write_row(out, {"solver": "euler", "K": 5, "method": "oss", "n": 8, "nfe": 5, "v": 6}, key=key)
+    assert [r["v"] for r in _rows(out)] == [2, 3, 5, 6]
