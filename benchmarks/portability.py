@@ -7,7 +7,8 @@ Two experiments on the shipped model, judged by per-sample ODE error on the 64 h
 
 * ``cross-solver``: every schedule of results/cpu/beyond.jsonl, searched for DDIM ("euler") or
   iPNDM, run with each of DDIM, iPNDM, DPM-Solver++(2M) and UniPC (no dynamic thresholding: the
-  error is against the ODE's own solution, which thresholding would change);
+  error is against the ODE's own solution, which thresholding would change); the polynomial and
+  GITS schedules, the same for every solver, once (source "-");
 * ``search-size``: GITS (dev), OSS and the learned schedule for iPNDM searched on the first 16, 64
   and 256 of the search noises (seeds WARMUP_SEED + 0..255; prefixes of one set, one warm-up), at
   K = 5 and 10; each row also records its search NFE and wall time.
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("polynomial", "uniform", "gits-dev", "oss", "learned", "exhaustive")
 TARGETS = ("euler", "ipndm", "dpmpp_2m", "unipc")
 NO_THRESHOLD = {"unipc": {"thresholding": False}, "dpmpp_2m": {"thresholding": False}}
+# schedules that do not depend on the solver they are stored "for" (GITS prices Euler jumps)
+SOLVER_FREE = ("polynomial", "gits-dev")
 
 
 def stored(path: Path, model: str) -> dict:
@@ -77,9 +80,11 @@ def main(argv: list[str] | None = None) -> None:
 
     scheds = stored(ROOT / a.schedules, a.model)
     for (src, K, method), sig in tqdm(sorted(scheds.items()), desc="cross-solver", mininterval=30):
+        if method in SOLVER_FREE and src != "euler":
+            continue                      # the same schedule for every solver: judged once
         for target in TARGETS:
-            record(experiment="cross-solver", method=method, source=src, target=target, K=K,
-                   sigmas=sig)
+            record(experiment="cross-solver", method=method, target=target, K=K, sigmas=sig,
+                   source="-" if method in SOLVER_FREE else src)
 
     noise_s = data.noise(range(runs.WARMUP_SEED + a.seed, runs.WARMUP_SEED + a.seed + a.n_search),
                          shape, torch.float32)
