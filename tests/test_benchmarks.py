@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script(name: str):
+    if str(ROOT / "benchmarks") not in sys.path:   # scripts import their siblings, as when run
+        sys.path.insert(0, str(ROOT / "benchmarks"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -45,3 +49,46 @@ def test_gits_large_sample_compares_both_schedules(tmp_path):
         ("heun", "polynomial", 34), ("ipndm", "polynomial", 3), ("ipndm", "gits", 3)]
     assert all(r["ode_error"] >= 0 and r["sigmas"][0] == 80.0 for r in rows)
     assert rows[2]["sigmas"] != rows[1]["sigmas"]
+
+
+def _pooled(x):
+    """A cheap stand-in for Inception: 64 pooled values of the (B, 3, 299, 299) batch."""
+    return torch.nn.functional.adaptive_avg_pool2d(x[:, :1], (8, 8)).reshape(len(x), 64) / 255
+
+
+def test_inception_headline_resumes_and_pairs(tmp_path):
+    mod = _script("inception_headline")
+    common = ["--n", "24", "--n-ref", "32", "--chunk", "16", "--nfes", "5", "--n-boot", "10",
+              "--batch", "24", "--device", "cpu", "--features", str(tmp_path / "f")]
+    out = tmp_path / "inc.jsonl"
+    with pytest.raises(SystemExit, match="incomplete"):     # nothing extracted yet
+        mod.main([*common, "--score-only", "--out", str(out)], extractor=_pooled)
+    mod.main([*common, "--out", str(out)], extractor=_pooled)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["schedule"], r["nfe"]) for r in rows] == [
+        ("real test images", 0), ("polynomial", 5), ("gits-dev", 5), ("gits-l2", 5)]
+    assert all(r["n"] == 24 and r["seeds"] == "0-23" and r["extraction"]["chunks"] == 2 + 4 * 2
+               for r in rows)
+    poly, dev = rows[1], rows[2]
+    d = dev["fid_diff_vs_polynomial"]
+    assert d["value"] == pytest.approx(dev["fid"]["value"] - poly["fid"]["value"])
+    assert d["lo"] <= d["value"] <= d["hi"] and "fid_diff_vs_polynomial" not in poly
+    assert len(list((tmp_path / "f").glob("*.npy"))) == 2 + 2 * 4
+    # a second run finds every chunk and only rescores: the same numbers
+    mod.main([*common, "--score-only", "--out", str(out)], extractor=_pooled)
+    again = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["fid"] for r in again] == [r["fid"] for r in rows]
+
+
+def test_inception_headline_rejects_bad_sizes():
+    mod = _script("inception_headline")
+    for bad in (["--n", "20000"], ["--n", "8"], ["--chunk", "0"], ["--deadline-min", "0"]):
+        with pytest.raises(SystemExit):
+            mod.main([*bad, "--device", "cpu"])
+
+
+def test_channels_last_extractor_gives_the_same_features():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1))
+    x = torch.rand(2, 3, 17, 17)
+    with torch.no_grad():
+        assert torch.allclose(_script("inception_headline").channels_last(net)(x), net(x), atol=1e-6)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from trajreg import stats
+from trajreg import fid, stats
 from trajreg.fid import frechet_distance, statistics
 from trajreg.stats import Estimate
 
@@ -162,3 +162,20 @@ def test_class_histograms():
     assert d.lo > 0.3
     assert stats.hist_chi2(a, skew)[1] < 1e-6
     assert stats.hist_chi2(a, rng.integers(0, 10, 500))[1] > 1e-3
+
+
+def test_fid_resamples_pair_up_into_the_paired_difference():
+    rng = np.random.default_rng(3)
+    ref = rng.standard_normal((400, 6))
+    a = rng.standard_normal((80, 6)) + 0.5
+    b = a + 0.3 * rng.standard_normal(a.shape)
+    mu, sigma = fid.statistics(ref)
+    va, ba = stats.fid_resamples(a, mu, sigma, seed=4, n_resamples=50)
+    vb, bb = stats.fid_resamples(b, mu, sigma, seed=4, n_resamples=50)
+    assert va == pytest.approx(fid.frechet_distance(*fid.statistics(a), mu, sigma))
+    # each resample is the FID of a resampled set, computed the direct way
+    i = np.random.default_rng(4).integers(0, 80, 80)
+    assert ba[0] == pytest.approx(fid.frechet_distance(*fid.statistics(a[i]), mu, sigma), rel=1e-6)
+    diff = stats.fid_diff_ci(a, b, mu, sigma, seed=4, n_resamples=50)
+    assert stats.interval(vb - va, bb - ba, 80) == diff
+    assert stats.interval(va, ba, 80) == stats.fid_ci(a, mu, sigma, seed=4, n_resamples=50)

@@ -186,10 +186,20 @@ class _FrechetToRef:
         self.trace_ref = float(np.trace(r))
 
     def __call__(self, feat: np.ndarray) -> float:
-        mu, s = feat.mean(0), np.atleast_2d(np.cov(feat, rowvar=False))
-        ev = np.linalg.eigvalsh(self.root @ s @ self.root)
-        return float(((mu - self.mu) ** 2).sum() + np.trace(s) + self.trace_ref
-                     - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
+        return float(self.resamples(feat, [slice(None)])[0])
+
+    def resamples(self, feat: np.ndarray, rows) -> np.ndarray:
+        """FID of ``feat[i]`` for each index array i of ``rows``. R^1/2 S R^1/2 is the covariance
+        of feat R^1/2, so one product per set replaces two d x d products per resample."""
+        y = feat @ self.root
+        out = []
+        for i in rows:
+            f = feat[i]
+            mu, tr = f.mean(0), f.var(0, ddof=1).sum()
+            ev = np.linalg.eigvalsh(np.atleast_2d(np.cov(y[i], rowvar=False)))
+            out.append(((mu - self.mu) ** 2).sum() + tr + self.trace_ref
+                       - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
+        return np.array(out, dtype=np.float64)
 
 
 def _features(name: str, feat) -> np.ndarray:
@@ -207,31 +217,38 @@ def _centred(value: float, boots: np.ndarray, n: int) -> Estimate:
     return Estimate(value, value - (m - q_lo), value + (q_hi - m), n)
 
 
-def fid_ci(feat, ref_mu, ref_sigma, *, seed: int = 0, n_resamples: int = 200) -> Estimate:
-    """FID (trajreg.fid.frechet_distance) with the spread of a bootstrap over samples."""
+def fid_resamples(feat, ref_mu, ref_sigma, *, seed: int = 0,
+                  n_resamples: int = 200) -> tuple[float, np.ndarray]:
+    """FID of ``feat`` and of ``n_resamples`` bootstrap resamples of its rows. The resampled
+    indices depend only on ``seed`` and N, so sets from the same noises scored with the same seed
+    are paired: their resamples subtract (:func:`interval`) into a paired difference."""
     from trajreg.fid import frechet_distance, statistics
 
     feat = _features("feat", feat)
     value = frechet_distance(*statistics(feat), ref_mu, ref_sigma)
-    to_ref, rng, n = _FrechetToRef(ref_mu, ref_sigma), np.random.default_rng(seed), feat.shape[0]
-    boots = np.array([to_ref(feat[rng.integers(0, n, n)]) for _ in range(n_resamples)])
-    return _centred(value, boots, n)
+    rng, n = np.random.default_rng(seed), feat.shape[0]
+    rows = [rng.integers(0, n, n) for _ in range(n_resamples)]
+    return value, _FrechetToRef(ref_mu, ref_sigma).resamples(feat, rows)
+
+
+def interval(value: float, resamples: np.ndarray, n: int) -> Estimate:
+    """The bootstrap interval of ``value`` from its resamples (centred as :func:`fid_ci`'s)."""
+    return _centred(float(value), np.asarray(resamples, dtype=np.float64), n)
+
+
+def fid_ci(feat, ref_mu, ref_sigma, *, seed: int = 0, n_resamples: int = 200) -> Estimate:
+    """FID (trajreg.fid.frechet_distance) with the spread of a bootstrap over samples."""
+    value, boots = fid_resamples(feat, ref_mu, ref_sigma, seed=seed, n_resamples=n_resamples)
+    return _centred(value, boots, len(feat))
 
 
 def _fid_pair(feat_a, feat_b, ref_mu, ref_sigma, combine, *, seed: int, n_resamples: int) -> Estimate:
-    from trajreg.fid import frechet_distance, statistics
-
     a, b = _features("feat_a", feat_a), _features("feat_b", feat_b)
     if a.shape != b.shape:
         raise ValueError(f"feat_a and feat_b must be paired (same shape), got {a.shape} and {b.shape}")
-    value = combine(frechet_distance(*statistics(a), ref_mu, ref_sigma),
-                    frechet_distance(*statistics(b), ref_mu, ref_sigma))
-    to_ref, rng, n = _FrechetToRef(ref_mu, ref_sigma), np.random.default_rng(seed), a.shape[0]
-    boots = []
-    for _ in range(n_resamples):
-        i = rng.integers(0, n, n)   # the same sample indices for both sets: paired
-        boots.append(combine(to_ref(a[i]), to_ref(b[i])))
-    return _centred(float(value), np.array(boots), n)
+    va, ba = fid_resamples(a, ref_mu, ref_sigma, seed=seed, n_resamples=n_resamples)
+    vb, bb = fid_resamples(b, ref_mu, ref_sigma, seed=seed, n_resamples=n_resamples)
+    return _centred(float(combine(va, vb)), combine(ba, bb), a.shape[0])
 
 
 def fid_diff_ci(feat_a, feat_b, ref_mu, ref_sigma, *, seed: int = 0, n_resamples: int = 200) -> Estimate:
