@@ -135,8 +135,9 @@ def images(name, s: int, e: int, defs: dict, D, shape, a: argparse.Namespace) ->
     return sample(D, noise, sig, a.batch, f"NFE {name[1]} {name[0]} {s}-{e}")
 
 
-def extract(a, defs, store, extractor, D, shape, deadline: float | None) -> int:
-    """Compute the missing chunks in order until done or the deadline; the number computed."""
+def extract(a, defs, store, extractor, D, shape, deadline: float | None, commit: str) -> int:
+    """Compute the missing chunks in order until done or the deadline; the number computed.
+    ``commit``: the code's commit when the run started (later edits do not belong to it)."""
     todo = [t for t in tasks(a, defs) if not store.has(defs[t[0]], t[1], t[2])]
     print(f"{len(todo)} of {len(tasks(a, defs))} chunks to compute", file=sys.stderr, flush=True)
     last: dict[str, float] = {}
@@ -151,7 +152,7 @@ def extract(a, defs, store, extractor, D, shape, deadline: float | None) -> int:
         feat = fid.inception_features(x, device=a.device, extractor=extractor)
         last[kind] = time.perf_counter() - t0
         store.put(defs[name], s, e, feat, {
-            "git_commit": git_commit(), "hardware": hardware(a.device), "device": a.device,
+            "git_commit": commit, "hardware": hardware(a.device), "device": a.device,
             "torch": torch.__version__, "seconds": round(last[kind], 1),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
         done += 1
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None, extractor: Callable | None = None) -> No
     a = parse(argv)
     t_start = time.time()
     deadline = None if a.deadline_min is None else t_start + 60 * a.deadline_min
-    prec = precision()
+    prec, commit = precision(), git_commit()
     stored = {(r["schedule"], r["nfe"]): r["sigmas"] for r in map(json.loads, (ROOT / a.schedules)
               .read_text().splitlines()) if r.get("schedule") in SCHEDULES}
     missing = [(s, k) for k in a.nfes for s in SCHEDULES if (s, k) not in stored]
@@ -230,14 +231,15 @@ def main(argv: list[str] | None = None, extractor: Callable | None = None) -> No
     defs = definitions(a, stored, model_sha)
     if not a.score_only:
         D = models.load("fmnist-edm", device=a.device)
-        extract(a, defs, store, extractor, D, models.info("fmnist-edm").data_shape, deadline)
+        extract(a, defs, store, extractor, D, models.info("fmnist-edm").data_shape, deadline,
+                commit)
     common = {"model": "fmnist-edm", "model_sha256": model_sha, "solver": "ipndm",
               "n_ref": a.n_ref, "n_boot": a.n_boot, "features": extractor_id,
               "reference": f"first {a.n_ref} Fashion-MNIST training images",
               "schedules_from": a.schedules,
               "command": " ".join(["python", "benchmarks/inception_headline.py",
                                    *(sys.argv[1:] if argv is None else argv)]),
-              "git_commit": git_commit(), "scoring_hardware": hardware(a.device), "device": a.device,
+              "git_commit": commit, "scoring_hardware": hardware(a.device), "device": a.device,
               "torch": torch.__version__, "precision": prec,
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     rows = score(a, defs, store, common)
