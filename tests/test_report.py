@@ -214,3 +214,13 @@ def test_verdict_refuses_bad_input(ledger):
     with pytest.raises(ValueError, match="needs an Estimate"):
         report.verdict("fig03.outside_2pcs", None, model="m")
     assert report.verdict("fig01.picture", None, model="m")["verdict"] == "illustration"
+
+
+def test_the_strongest_tier_of_a_claim_decides_it():
+    row = lambda claim, tier: {"claim": claim, "tier": tier}   # noqa: E731
+    rows = [row("a", "fast"), row("a", "partial"), row("b", "fast"), row("b", "large"),
+            row("b", "partial"), row("c", "fast"), row("d", "-")]
+    assert report.decisive(rows) == [row("a", "partial"), row("b", "large"), row("c", "fast"),
+                                     row("d", "-")]
+    assert report.verdict("fig03.outside_2pcs", Estimate.exact(0.9), model="m", tier="partial")["tier"] \
+        == "partial"

@@ -29,7 +29,10 @@ from trajreg.stats import Estimate
 
 STATUS_KEY = "trajreg_status"
 VERDICT_KEY = "trajreg_verdict"
-TIERS = ("fast", "large")
+# Evidence tiers, weakest first: "fast" (what CI re-executes), "partial" (a stored run of a
+# large-tier script that has not reached its full sample count yet), "large" (a stored benchmark
+# result). A claim is decided by its rows of the strongest tier it has (:func:`decisive`).
+TIERS = ("fast", "partial", "large")
 FLOAT_DIGITS = re.compile(r"\d\.\d")
 # This kernel's numbers and verdicts, for checked(): name -> {value(s), tolerance}.
 _LEDGER: dict[str, dict[str, dict]] = {"numbers": {}, "verdicts": {}}
@@ -68,7 +71,8 @@ def verdict(claim_id: str, est: Estimate | None, *, model: str, tier: str = "fas
     """Decide registered claim ``claim_id`` on ``est`` with its rule, glue the row and return it.
 
     ``est`` is None only for Illustration claims. ``model``: what we ran it on; ``tier``: "fast"
-    (what CI re-executes) or "large" (a stored benchmark result); ``budget``: e.g. "NFE 5" (words
+    (what CI re-executes), "large" (a stored benchmark result) or "partial" (a stored run of a
+    large-tier script short of its full sample count); ``budget``: e.g. "NFE 5" (words
     and integers: it is printed in the checked cell). :func:`checked` compares value, lo and hi
     within ``atol + rtol * |old|``; ``atol`` defaults to 1 % of the interval's width.
     ``check=False`` (timings): only n and the verdict word are checked."""
@@ -93,6 +97,16 @@ def verdict(claim_id: str, est: Estimate | None, *, model: str, tier: str = "fas
     _LEDGER["verdicts"][key] = {**row, "rtol": rtol, "atol": 0.01 * width if atol is None else atol,
                                 "check": check}
     return row
+
+
+def decisive(rows: list[dict]) -> list[dict]:
+    """The rows that decide their claims: for each claim, those of the strongest tier it has
+    (large over partial over fast; "-" rows, i.e. not run here, stand alone)."""
+    rank = {t: i for i, t in enumerate(TIERS)}
+    best: dict[str, int] = {}
+    for r in rows:
+        best[r["claim"]] = max(best.get(r["claim"], -1), rank.get(r["tier"], -1))
+    return [r for r in rows if rank.get(r["tier"], -1) == best[r["claim"]]]
 
 
 def _verdict_key(claim_id: str, tier: str, budget: str, model: str) -> str:
@@ -437,11 +451,9 @@ def status_page(root: str | Path = ".") -> str:
     counts = {w: sum(r["verdict"] == w for r in rows) for w in _paper.VERDICTS}
     # surprises: the paper's own claims that did not reproduce here (our questions have no
     # expected answer, so they are counted but not listed as surprises)
-    # and where a claim has large-tier rows, those decide it: its fast rows are not listed
-    large = {r["claim"] for r in rows if r["tier"] == "large"}
-    surprises = [r for r in rows if r["verdict"] not in ("reproduces", "illustration", "not run here")
-                 and _paper.claim(r["claim"]).known != "our question"
-                 and (r["tier"] == "large" or r["claim"] not in large)]
+    # and only the rows of the strongest tier a claim has (they decide it)
+    surprises = [r for r in decisive(rows) if r["verdict"] not in ("reproduces", "illustration", "not run here")
+                 and _paper.claim(r["claim"]).known != "our question"]
     ours = [r for r in rows if _paper.claim(r["claim"]).known == "our question"]
     lines = [
         "# Reproduction status",
@@ -451,7 +463,9 @@ def status_page(root: str | Path = ".") -> str:
         "the verdicts the executed notebooks record with `trajreg.report.verdict` (nothing here is",
         "typed by hand). Each row: the verdict, the claim and its test, what we ran it on, our",
         "estimate with its 95 % interval and n, the paper's number and how it is known, and the tier",
-        "(*fast*: what CI re-executes; *large*: a stored benchmark result). Verdicts: *reproduces*;",
+        "(*fast*: what CI re-executes; *large*: a stored benchmark result; *partial*: a stored run",
+        "of a large-tier script that has not reached its full sample count; a claim is decided by",
+        "the strongest tier it has). Verdicts: *reproduces*;",
         "*reproduces in direction only* (the direction holds, the size is outside the band);",
         "*does not reproduce*; *inconclusive* (the interval spans the decision); *not run here*",
         "(with what it would need); *illustration* (a picture or an identity: no test, not counted).",
@@ -461,8 +475,8 @@ def status_page(root: str | Path = ".") -> str:
         "",
         "## Surprises",
         "",
-        "The paper's claims that did not reproduce here (for a claim with a large-tier run, its",
-        "large-tier rows only):",
+        "The paper's claims that did not reproduce here (for a claim with stored runs, the rows of",
+        "its strongest tier only):",
         "",
     ]
     lines += [f"- **{r['verdict']}**: {r['claim']} ({'; '.join(x for x in (r['budget'], r['model']) if x)}): "

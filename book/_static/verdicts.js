@@ -1,6 +1,7 @@
 // Long verdict boxes (more than SHOWN + 2 rows) show SHOWN rows and a button that unfolds the
 // rest, so a page's findings are not pushed a screen or more down. Rows of the large tier (the
-// stored runs with the most samples, which decide a claim where they exist) come first. Without
+// stored runs with the most samples, which decide a claim where they exist) come first, then the
+// partial tier (stored runs short of their full sample count), then the fast tier. Without
 // JavaScript every row shows, in the page's order.
 (function () {
   "use strict";
@@ -9,9 +10,12 @@
   function fold(box) {
     const body = box.querySelector("tbody");
     if (!body) return;
-    const isLarge = (r) => / large tier$/.test(r.lastElementChild.textContent.trim());
+    const rank = (r) => {
+      const t = r.lastElementChild.textContent.trim();
+      return / large tier$/.test(t) ? 0 : / partial tier$/.test(t) ? 1 : 2;
+    };
     const all = Array.from(body.children);
-    const rows = all.filter(isLarge).concat(all.filter((r) => !isLarge(r)));
+    const rows = [0, 1, 2].flatMap((k) => all.filter((r) => rank(r) === k));
     if (rows.length <= SHOWN + 2) return;
     rows.forEach((r) => body.appendChild(r));
     const rest = rows.slice(SHOWN);
