@@ -224,3 +224,11 @@ def test_the_strongest_tier_of_a_claim_decides_it():
                                      row("d", "-")]
     assert report.verdict("fig03.outside_2pcs", Estimate.exact(0.9), model="m", tier="partial")["tier"] \
         == "partial"
+
+
+def test_a_stored_run_is_large_only_from_its_full_sample_count():
+    assert report.tier_of(10_000) == "large" and report.tier_of(12_000) == "large"
+    assert report.tier_of(9_999) == "partial" and report.tier_of(3_500) == "partial"
+    assert report.tier_of(500, full=500) == "large"
+    with pytest.raises(ValueError, match="n and full"):
+        report.tier_of(0)

@@ -33,6 +33,14 @@ VERDICT_KEY = "trajreg_verdict"
 # large-tier script that has not reached its full sample count yet), "large" (a stored benchmark
 # result). A claim is decided by its rows of the strongest tier it has (:func:`decisive`).
 TIERS = ("fast", "partial", "large")
+LARGE_N = 10_000    # samples per FID of a large-tier headline comparison
+
+
+def tier_of(n: int, full: int = LARGE_N) -> str:
+    """The tier of a stored run with ``n`` samples per FID: "large" from ``full`` on, else "partial"."""
+    if n < 1 or full < 1:
+        raise ValueError(f"n and full must be positive, got n={n}, full={full}")
+    return "large" if n >= full else "partial"
 FLOAT_DIGITS = re.compile(r"\d\.\d")
 # This kernel's numbers and verdicts, for checked(): name -> {value(s), tolerance}.
 _LEDGER: dict[str, dict[str, dict]] = {"numbers": {}, "verdicts": {}}
@@ -452,7 +460,8 @@ def status_page(root: str | Path = ".") -> str:
     # surprises: the paper's own claims that did not reproduce here (our questions have no
     # expected answer, so they are counted but not listed as surprises)
     # and only the rows of the strongest tier a claim has (they decide it)
-    surprises = [r for r in decisive(rows) if r["verdict"] not in ("reproduces", "illustration", "not run here")
+    surprises = [r for r in decisive(rows)
+                 if r["verdict"] not in ("reproduces", "illustration", "not run here")
                  and _paper.claim(r["claim"]).known != "our question"]
     ours = [r for r in rows if _paper.claim(r["claim"]).known == "our question"]
     lines = [
