@@ -48,6 +48,10 @@ def test_a_long_box_folds_and_unfolds(visit) -> None:
         assert box.locator("tbody > tr").first.inner_text().strip().endswith("large tier")
         box.locator("button.trajreg-verdicts-more").click()
         assert box.locator("tbody > tr:visible").count() == total
+        # the strongest tier first: large, then partial (a stored run short of its n), then fast
+        tiers = [t.strip().rsplit(" ", 2)[-2] for t in box.locator("tbody > tr").all_inner_texts()]
+        rank = {"large": 0, "partial": 1, "fast": 2}
+        assert [rank[t] for t in tiers] == sorted(rank[t] for t in tiers), tiers
         assert not page.errors, "\n".join(page.errors)
     finally:
         page.close()
