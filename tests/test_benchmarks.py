@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,6 +79,38 @@ def test_inception_headline_resumes_and_pairs(tmp_path):
     mod.main([*common, "--score-only", "--out", str(out)], extractor=_pooled)
     again = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["fid"] for r in again] == [r["fid"] for r in rows]
+
+
+def test_fid_class_mix_scores_both_metrics_raw_matched_and_mix(tmp_path, monkeypatch):
+    common = ["--n-ref", "32", "--chunk", "16", "--nfes", "5", "--n-boot", "10", "--batch", "32",
+              "--device", "cpu", "--features", str(tmp_path / "f")]
+    mod = _script("fid_class_mix")
+    with pytest.raises(SystemExit, match="Inception chunks are missing"):
+        mod.main([*common, "--n", "32", "--out", str(tmp_path / "x.jsonl")], extractor_id="custom:_pooled")
+    _script("inception_headline").main([*common, "--n", "32", "--out", str(tmp_path / "inc.jsonl")],
+                                       extractor=_pooled)
+    # two classes, alternating: every resample has both, so the class weights exist
+    monkeypatch.setattr(mod.fid, "classify", lambda x, **k: np.arange(len(x)) % 2)
+    out = tmp_path / "mix.jsonl"
+    mod.main([*common, "--n", "32", "--clf-features", str(tmp_path / "c"), "--out", str(out)],
+             extractor_id="custom:_pooled")
+    rows = {(r["schedule"], r["nfe"]): r for r in map(json.loads, out.read_text().splitlines())}
+    assert list(rows) == [("real test images", 0), ("polynomial", 5), ("gits-dev", 5), ("gits-l2", 5)]
+    floor, poly, dev = rows["real test images", 0], rows["polynomial", 5], rows["gits-dev", 5]
+    assert dev["n"] == 32 and dev["class_histogram"] == [16, 16] + [0] * 8
+    for m in ("clf", "inception"):
+        for k in ("raw", "matched", "mix"):
+            d = dev[m][f"{k}_diff"]
+            assert d["value"] == pytest.approx(dev[m][k]["value"] - poly[m][k]["value"])
+            assert d["lo"] <= d["value"] <= d["hi"]
+        # same class mix everywhere: matching changes nothing, and the mix costs nothing
+        assert dev[m]["matched"]["value"] == pytest.approx(dev[m]["raw"]["value"])
+        assert dev[m]["mix"]["value"] == pytest.approx(floor[m]["raw"]["value"])
+        gap = poly[m]["raw"]["value"] - floor[m]["raw"]["value"]
+        assert dev[m]["mix_share"]["value"] == pytest.approx(dev[m]["mix_diff"]["value"] / gap)
+    assert dev["mix_sensitivity"]["value"] == pytest.approx(
+        dev["clf"]["mix_share"]["value"] - dev["inception"]["mix_share"]["value"])
+    assert len(list((tmp_path / "c").glob("*.npy"))) == 3 * 2     # classifier chunks kept
 
 
 def test_inception_headline_rejects_bad_sizes():

@@ -164,6 +164,54 @@ def test_class_histograms():
     assert stats.hist_chi2(a, rng.integers(0, 10, 500))[1] > 1e-3
 
 
+def test_class_weights_give_the_target_proportions():
+    lab = np.array([0, 0, 1, 1, 1, 1])
+    w = stats.class_weights(lab, [1, 1])
+    assert w.tolist() == pytest.approx([1.5, 1.5, 0.75, 0.75, 0.75, 0.75])
+    assert w.sum() == pytest.approx(lab.size)
+    assert stats.class_weights(lab, [10, 30, 0]) == pytest.approx([0.75, 0.75, 1.125, 1.125, 1.125, 1.125])
+    with pytest.raises(ValueError, match=r"no sample of class\(es\) \[2\]"):
+        stats.class_weights(lab, [1, 1, 1])
+    with pytest.raises(ValueError, match="target must be non-negative"):
+        stats.class_weights(lab, [1, -1])
+
+
+def test_weighted_fid_equals_the_fid_of_repeated_rows():
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal((300, 5))
+    f = rng.standard_normal((60, 5)) + 0.3
+    lab = (np.arange(60) < 20).astype(int)                # 20 of class 1, 40 of class 0
+    mu, sigma = fid.statistics(ref)
+    # target 1:1 -> class 1 rows weigh 1.5, class 0 rows 0.75: scale by 4 to get integers 6 and 3
+    value, boots = stats.fid_matched_resamples(f, lab, [1, 1], mu, sigma, seed=2, n_resamples=5)
+    rep = np.repeat(f, np.where(lab == 1, 6, 3), axis=0)
+    direct = fid.frechet_distance(rep.mean(0), np.cov(rep, rowvar=False) * (len(rep) - 1) / len(rep)
+                                  * len(f) / (len(f) - 1), mu, sigma)
+    assert value == pytest.approx(direct, rel=1e-9)
+    # matched to its own proportions: the unweighted FID; each resample is matched again
+    v0, b0 = stats.fid_resamples(f, mu, sigma, seed=2, n_resamples=5)
+    v1, b1 = stats.fid_matched_resamples(f, lab, [40, 20], mu, sigma, seed=2, n_resamples=5)
+    assert v1 == pytest.approx(v0, rel=1e-9)
+    i = np.random.default_rng(2).integers(0, 60, 60)   # resample 0, matched as a set of its own
+    assert b1[0] == pytest.approx(stats.fid_matched_resamples(f[i], lab[i], [40, 20], mu, sigma,
+                                                              n_resamples=1)[0], rel=1e-9)
+    with pytest.raises(ValueError, match="one entry per row"):
+        stats.fid_matched_resamples(f, lab[:10], [1, 1], mu, sigma)
+
+
+def test_class_matching_removes_a_pure_class_mix_shift():
+    rng = np.random.default_rng(6)
+    centres = np.array([[3.0, 0, 0, 0], [-3.0, 0, 0, 0]])
+    ref_lab = np.arange(2000) % 2                         # balanced reference
+    ref = centres[ref_lab] + rng.standard_normal((2000, 4))
+    lab = (rng.random(1000) < 0.8).astype(int)            # same classes, mix 20:80
+    f = centres[lab] + rng.standard_normal((1000, 4))
+    mu, sigma = fid.statistics(ref)
+    raw, _ = stats.fid_resamples(f, mu, sigma, seed=0, n_resamples=10)
+    matched, _ = stats.fid_matched_resamples(f, lab, [1, 1], mu, sigma, seed=0, n_resamples=10)
+    assert raw > 3 and matched < 0.1   # mean shift alone: (0.6 * 3)^2 = 3.24
+
+
 def test_fid_resamples_pair_up_into_the_paired_difference():
     rng = np.random.default_rng(3)
     ref = rng.standard_normal((400, 6))

@@ -188,15 +188,20 @@ class _FrechetToRef:
     def __call__(self, feat: np.ndarray) -> float:
         return float(self.resamples(feat, [slice(None)])[0])
 
-    def resamples(self, feat: np.ndarray, rows) -> np.ndarray:
+    def resamples(self, feat: np.ndarray, rows, weights=None) -> np.ndarray:
         """FID of ``feat[i]`` for each index array i of ``rows``. R^1/2 S R^1/2 is the covariance
-        of feat R^1/2, so one product per set replaces two d x d products per resample."""
+        of feat R^1/2, so one product per set replaces two d x d products per resample.
+        ``weights``: a function of i giving frequency weights summing to len(i) (mean and
+        covariance weighted; integer weights equal repeating rows)."""
         y = feat @ self.root
         out = []
         for i in rows:
-            f = feat[i]
-            mu, tr = f.mean(0), f.var(0, ddof=1).sum()
-            ev = np.linalg.eigvalsh(np.atleast_2d(np.cov(y[i], rowvar=False)))
+            f, g = feat[i], y[i]
+            w = np.ones(len(f)) if weights is None else weights(i)
+            mu = w @ f / len(f)
+            fc, gc = f - mu, g - w @ g / len(f)
+            tr = (w @ fc ** 2).sum() / (len(f) - 1)
+            ev = np.linalg.eigvalsh(np.atleast_2d((gc * w[:, None]).T @ gc / (len(f) - 1)))
             out.append(((mu - self.mu) ** 2).sum() + tr + self.trace_ref
                        - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
         return np.array(out, dtype=np.float64)
@@ -229,6 +234,37 @@ def fid_resamples(feat, ref_mu, ref_sigma, *, seed: int = 0,
     rng, n = np.random.default_rng(seed), feat.shape[0]
     rows = [rng.integers(0, n, n) for _ in range(n_resamples)]
     return value, _FrechetToRef(ref_mu, ref_sigma).resamples(feat, rows)
+
+
+def class_weights(labels, target) -> np.ndarray:
+    """Frequency weights (summing to N) that give ``labels`` the class proportions ``target``:
+    w_i = target[c_i] / share of c_i. ``target``: counts or shares per class, any scale."""
+    lab = np.asarray(labels).ravel()
+    t = np.asarray(target, dtype=np.float64).ravel()
+    if t.ndim != 1 or t.size < 1 or (t < 0).any() or not t.sum() > 0:
+        raise ValueError(f"target must be non-negative counts or shares with a positive sum, got {t}")
+    counts = class_histogram(lab, t.size)
+    missing = np.flatnonzero((t > 0) & (counts == 0))
+    if missing.size:
+        raise ValueError(f"labels have no sample of class(es) {missing.tolist()}, which target needs")
+    per_class = np.divide(t / t.sum() * lab.size, counts, out=np.zeros_like(t), where=counts > 0)
+    return per_class[lab]
+
+
+def fid_matched_resamples(feat, labels, target, ref_mu, ref_sigma, *, seed: int = 0,
+                          n_resamples: int = 200) -> tuple[float, np.ndarray]:
+    """:func:`fid_resamples` with the rows reweighted to the class proportions ``target``
+    (:func:`class_weights`, recomputed within each resample). Same seed and N: the resampled
+    indices are those of :func:`fid_resamples`, so sets from the same noises pair up."""
+    feat, lab = _features("feat", feat), np.asarray(labels).ravel()
+    if lab.shape != (feat.shape[0],):
+        raise ValueError(f"labels must have one entry per row of feat ({feat.shape[0]}), got {lab.shape}")
+    rng, n = np.random.default_rng(seed), feat.shape[0]
+    rows = [rng.integers(0, n, n) for _ in range(n_resamples)]
+    frechet = _FrechetToRef(ref_mu, ref_sigma)
+    weights = lambda i: class_weights(lab[i], target)  # noqa: E731
+    value = float(frechet.resamples(feat, [np.arange(n)], weights)[0])
+    return value, frechet.resamples(feat, rows, weights)
 
 
 def interval(value: float, resamples: np.ndarray, n: int) -> Estimate:
