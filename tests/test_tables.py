@@ -34,3 +34,24 @@ def test_side_by_side_pairs_columns_and_keeps_missing_rows():
 def test_bad_best_is_refused_by_name():
     with pytest.raises(ValueError, match="best"):
         tables.html(pd.DataFrame({"a": [1.0]}), best="lowest")
+
+
+def test_significant_writes_digits_out_and_refuses_bad_digits():
+    assert tables.significant(0.000123456) == "0.000123" and tables.significant(123456.0) == "123000"
+    assert tables.significant(1.0) == "1.00" and tables.significant(0) == "0"
+    assert tables.significant(Estimate(1.234, 1.1, 1.41, 5), 2) == "1.2 [1.1, 1.4]"
+    assert tables.significant(3.14159, ".1f") == "3.1" and tables.significant(float("nan")) == "–"
+    assert tables.p_value(1e-5) == "&lt; 0.001" and tables.p_value(0.0123) == "0.012"
+    with pytest.raises(ValueError, match="digits"):
+        tables.significant(1.5, 0)
+
+
+def test_records_bolds_the_lowest_entry_within_each_group():
+    rows = [{"NFE": 5, "schedule": s, "error": e, "_hidden": 1}
+            for s, e in (("a", 0.3), ("b", 0.2))] + \
+           [{"NFE": 6, "schedule": s, "error": e, "_hidden": 1} for s, e in (("a", 0.1), ("b", 0.4))]
+    html = tables.records(rows, ["NFE", "schedule"], lowest=("error",), within=("NFE",)).data
+    assert html.count("<b>") == 2 and "<b>0.200</b>" in html and "<b>0.100</b>" in html
+    assert "_hidden" not in html and "0.400" in html
+    with pytest.raises(ValueError, match="unknown"):
+        tables.records(rows, ["NFE"], lowest=("nope",))

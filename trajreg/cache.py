@@ -21,9 +21,9 @@ __all__ = ["PRESENTATION", "cached", "model_key", "source_hash", "sources"]
 
 T = TypeVar("T")
 PACKAGE = Path(__file__).parent
-# Modules that only present results (text, figures, the command line, the claim registry and the
+# Modules that only present results (text, tables, figures, the command line, the claim registry and the
 # statistics of reported numbers): a cached result never depends on them.
-PRESENTATION = frozenset({"cli", "paper", "plotting", "report", "stats"})
+PRESENTATION = frozenset({"cli", "paper", "plotting", "report", "stats", "tables"})
 
 
 def sources() -> list[Path]:

@@ -7,11 +7,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trajreg.stats import Estimate
 
-__all__ = ["cell", "html", "side_by_side"]
+__all__ = ["cell", "html", "p_value", "records", "side_by_side", "significant"]
 
 
 def _value(v: Any) -> float:
@@ -82,3 +83,52 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, *, ours_label: str = "
     mask = pd.DataFrame(masks, index=rows)
     mask.columns = df.columns
     return html(df, spec=spec, caption=caption, bold=mask)
+
+
+def significant(v: Any, digits: int | str = 3) -> str:
+    """One entry to ``digits`` significant digits, written out (no exponent), or formatted by
+    ``digits`` when it is a format spec; an Estimate as "a [b, c]", empty as "–", text as is."""
+    if isinstance(v, Estimate):
+        return f"{significant(v.value, digits)} [{significant(v.lo, digits)}, {significant(v.hi, digits)}]"
+    if isinstance(v, str):
+        return v
+    if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
+        return "–"
+    if isinstance(v, int | np.integer):
+        return str(v)
+    if isinstance(digits, str):
+        return format(v, digits)
+    if not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be a positive int or a format spec, got {digits!r}")
+    if v == 0:
+        return "0"
+    r = float(f"{v:.{digits - 1}e}")     # rounded to `digits` significant digits, then written out
+    return f"{r:.{max(0, digits - 1 - math.floor(math.log10(abs(r))))}f}"
+
+
+def p_value(p: float) -> str:
+    """A p-value to two significant digits, "< 0.001" below that (HTML-escaped)."""
+    return "&lt; 0.001" if p < 1e-3 else significant(p, 2)
+
+
+def records(rows: list[dict], index: list[str], *, caption: str = "", lowest: tuple = (),
+            within: tuple = (), digits: dict | None = None):
+    """``rows`` (dicts; keys starting with "_" left out) as an HTML table labelled by the ``index``
+    keys; in each column of ``lowest``, the lowest entry among rows that share the ``within`` keys
+    in bold. ``digits``: significant digits (or a format spec) by column, default 3."""
+    df = pd.DataFrame(rows)
+    df = df[[c for c in df.columns if not c.startswith("_")]]
+    missing = [c for c in (*index, *lowest, *within) if c not in df.columns]
+    if missing:
+        raise ValueError(f"index, lowest and within must name columns of rows; unknown: {missing}")
+    values = df.map(_value)
+    bold = pd.DataFrame(False, index=df.index, columns=df.columns)
+    for col in lowest:
+        x = values[col]
+        low = x.groupby([df[k] for k in within]).transform("min") if within else x.min()
+        bold[col] = x.eq(low) & x.notna()
+    body = pd.DataFrame({c: df[c].map(lambda v: f"{v:g}" if isinstance(v, float) else v) if c in index
+                         else df[c].map(lambda v, c=c: significant(v, (digits or {}).get(c, 3)))
+                         for c in df.columns}).set_index(index)
+    bold = bold.drop(columns=list(index)).set_axis(body.index)
+    return html(body, bold=bold, caption=caption)
