@@ -196,6 +196,15 @@ def test_helper_inception_is_pinned(tmp_path):
 
 
 @needs_helper
+def test_helper_inception_channels_last_gives_the_plain_features():
+    net = fid.TorchScriptInception(fid.helper_inception_file())
+    x = torch.rand(2, 3, 299, 299, generator=torch.Generator().manual_seed(0)) * 255
+    with torch.no_grad():
+        plain = net.net((x - 128) / 128).reshape(2, 2048)
+    torch.testing.assert_close(net(x), plain, rtol=1e-4, atol=1e-4)
+
+
+@needs_helper
 @pytest.mark.slow
 def test_inception_features_offline(test_set, monkeypatch):
     def no_network(*args, **kwargs):
