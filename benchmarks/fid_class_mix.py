@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from inception_headline import FLOOR, SCHEDULES, FeatureStore, chunks, definitions, images
+from inception_headline import FLOOR, SCHEDULES, FeatureStore, chunks, definitions, images, write_jsonl
 from table1_large import git_commit, hardware, precision
 
-from trajreg import data, fid, files, models, stats
+from trajreg import data, fid, models, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 INCEPTION_ID = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
@@ -176,9 +176,7 @@ def main(argv: list[str] | None = None, extractor_id: str = INCEPTION_ID) -> Non
                                          np.array(c["_share_boots"]) - np.array(i["_share_boots"]), a.n)
         rows.append({**row, **common})
     out = ROOT / a.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with files.atomic(out) as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(out, rows)
     print(f"wrote {out} (n = {a.n}) in {time.time() - t_start:.0f} s", file=sys.stderr)
 
 

@@ -96,6 +96,13 @@ class FeatureStore:
                 [json.loads(p.with_suffix(".json").read_text()) for p in paths])
 
 
+def write_jsonl(out: Path, rows: list[dict]) -> None:
+    """Rewrite ``out`` with one JSON line per row, atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with files.atomic(out) as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
 def chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
@@ -240,9 +247,7 @@ def main(argv: list[str] | None = None, extractor: Callable | None = None) -> No
     rows = score(a, defs, store, common)
     out = ROOT / (a.out or f"results/{'gpu' if a.device.startswith('cuda') else 'cpu'}/"
                            "inception_headline.jsonl")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with files.atomic(out) as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(out, rows)
     print(f"wrote {out} (n = {rows[0]['n']}) in {time.time() - t_start:.0f} s", file=sys.stderr)
 
 
