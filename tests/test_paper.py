@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trajreg import paper
-from trajreg.paper import Above, Below, DirectionAndSize, Illustration, Within
+from trajreg.paper import Above, Below, DirectionAndSize, Illustration, OneSided, Primary, Within
 from trajreg.stats import Estimate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +31,21 @@ def est(lo: float, hi: float) -> Estimate:
     (Within(0.85, 2, complement=True), (0.8, 0.88), "reproduces"),
     (Within(0.85, 2, complement=True), (0.88, 0.95), "inconclusive"),
     (DirectionAndSize(-1, 0.6, 2, ref=1.0), (0.5, 0.7), "reproduces"),
-    (DirectionAndSize(-1, 0.6, 2, ref=1.0), (0.9, 0.95), "reproduces in direction only"),
+    (DirectionAndSize(-1, 0.6, 2, ref=1.0), (0.9, 0.95), "weaker than the paper"),
+    (DirectionAndSize(-1, 0.9, 2, ref=1.0), (0.5, 0.6), "stronger than the paper"),
     (DirectionAndSize(-1, 0.6, 2, ref=1.0), (0.9, 1.1), "inconclusive"),
     (DirectionAndSize(-1, 0.6, 2, ref=1.0), (1.1, 1.3), "does not reproduce"),
     (DirectionAndSize(1, 5.0, 2), (3, 8), "reproduces"),
-    (DirectionAndSize(1, 5.0, 2), (20, 30), "reproduces in direction only"),
+    (DirectionAndSize(1, 5.0, 2), (20, 30), "stronger than the paper"),
+    (DirectionAndSize(1, 5.0, 2), (1, 2), "weaker than the paper"),
+    # one-sided, on a share's complement (0.85 explained: the band edge is 1 - 0.15 * 2 = 0.70)
+    (OneSided(0.85, 2, complement=True), (0.98, 0.995), "stronger than the paper"),
+    (OneSided(0.85, 2, complement=True), (0.75, 0.84), "reproduces"),
+    (OneSided(0.85, 2, complement=True), (0.5, 0.65), "does not reproduce"),
+    (OneSided(0.85, 2, complement=True), (0.65, 0.75), "inconclusive"),
+    (OneSided(10.0, 2, sign=-1), (1, 4), "stronger than the paper"),
+    (OneSided(10.0, 2, sign=-1), (12, 18), "reproduces"),
+    (OneSided(10.0, 2, sign=-1), (25, 30), "does not reproduce"),
     (DirectionAndSize(1, 5.0, 2), (-3, -1), "does not reproduce"),
     (Illustration(), (0, 1), "illustration"),
 ])
@@ -56,6 +66,27 @@ def test_rule_arguments_are_checked():
         DirectionAndSize(-1, 1.2, 2, ref=1.0)
     with pytest.raises(ValueError, match="not registered"):
         paper.claim("no.such.claim")
+    with pytest.raises(ValueError, match="sign"):
+        OneSided(0.5, 2, sign=0)
+
+
+def test_a_question_of_ours_answers_holds_or_does_not_hold():
+    q = paper.claim("why.gits_ode.nfe5")
+    assert q.ours and q.decide(est(0.5, 0.8)) == "holds" and q.decide(est(1.1, 1.3)) == "does not hold"
+    assert q.decide(est(0.9, 1.1)) == "inconclusive"
+    assert not paper.claim("fig03.outside_2pcs").ours
+
+
+def test_primary_matches_metric_cost_model_tier_and_n():
+    p = Primary(metric="Inception FID", cost="dev", tier="large", n=10_000)
+    row = {"metric": "Inception FID", "budget": "NFE 8, dev cost", "model": "learned", "tier": "large",
+           "n": 10_000}
+    assert p.matches(row)
+    for change in ({"metric": "classifier FID"}, {"budget": "NFE 8, l2 cost"}, {"tier": "partial"},
+                   {"n": 6_000}, {"tier": "fast"}):
+        assert not p.matches({**row, **change}), change
+    assert Primary(model="learned").matches(row) and not Primary(model="KDE").matches(row)
+    assert "Inception FID" in p.describe() and "n >= 10,000" in p.describe()
 
 
 @pytest.mark.parametrize("c", list(paper.CLAIMS.values()), ids=list(paper.CLAIMS))
@@ -79,10 +110,13 @@ def test_no_claim_passes_whatever_the_data(c):
         assert c.decide(far_below) != c.decide(far_above), c.id
         step = 1e-3 * (1 + abs(r.threshold))
         inside = r.threshold - step if isinstance(r, Below) else r.threshold + step
+    elif isinstance(r, OneSided):
+        inside = r.edge() + 1e-9 * r.sign
     else:
         inside = r.target
     words = {c.decide(far_below), c.decide(far_above), c.decide(Estimate.exact(inside))}
-    assert {"reproduces", "does not reproduce"} <= words, (c.id, words)
+    wanted = {"holds", "does not hold"} if c.ours else {"reproduces", "does not reproduce"}
+    assert wanted <= words, (c.id, words)
 
 
 def test_every_budget_and_helpers():

@@ -7,8 +7,8 @@ notebook's own outputs (myst-nb's glue), so the reproduction status page is buil
 executed notebooks and nothing on it is typed by hand. :func:`glue_box` glues the page's verdict
 box for its first markdown cell; :func:`checked`, in the last cell, prints the verdicts as words
 and records (``TRAJREG_RECORD=1``) or checks (``TRAJREG_CHECK=1``) every number against
-``checked/<page>.json`` with its tolerance. :func:`status` is the older, untested row format,
-shown as "legacy rows" until every page has moved over.
+``checked/<page>.json`` with its tolerance. The status page and the landing page's results box
+are built from these rows by :mod:`trajreg.status` (one verdict per claim).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 from trajreg import paper as _paper
 from trajreg.stats import Estimate
 
-STATUS_KEY = "trajreg_status"
 VERDICT_KEY = "trajreg_verdict"
 # Evidence tiers, weakest first: "fast" (what CI re-executes), "partial" (a stored run of a
 # large-tier script that has not reached its full sample count yet), "large" (a stored benchmark
@@ -44,7 +43,6 @@ def tier_of(n: int, full: int = LARGE_N) -> str:
 FLOAT_DIGITS = re.compile(r"\d\.\d")
 # This kernel's numbers and verdicts, for checked(): name -> {value(s), tolerance}.
 _LEDGER: dict[str, dict[str, dict]] = {"numbers": {}, "verdicts": {}}
-WORDS = ("agrees", "close", "same order", "differs")  # |log ratio| within 1.25x, 2x, 10x, beyond
 
 
 def _glue(name: str, value: Any) -> None:
@@ -74,15 +72,17 @@ def number(name: str, value: float, *, rtol: float = 1e-3, atol: float = 0.0,
 
 
 def verdict(claim_id: str, est: Estimate | None, *, model: str, tier: str = "fast",
-            budget: str = "", note: str = "", rtol: float = 1e-2, atol: float | None = None,
-            check: bool = True) -> dict:
+            budget: str = "", metric: str = "", note: str = "", rtol: float = 1e-2,
+            atol: float | None = None, check: bool = True) -> dict:
     """Decide registered claim ``claim_id`` on ``est`` with its rule, glue the row and return it.
 
     ``est`` is None only for Illustration claims. ``model``: what we ran it on; ``tier``: "fast"
     (what CI re-executes), "large" (a stored benchmark result) or "partial" (a stored run of a
     large-tier script short of its full sample count); ``budget``: e.g. "NFE 5" (words
-    and integers: it is printed in the checked cell). :func:`checked` compares value, lo and hi
-    within ``atol + rtol * |old|``; ``atol`` defaults to 1 % of the interval's width.
+    and integers: it is printed in the checked cell); ``metric``: what was measured when a claim
+    has several measurements (e.g. "Inception FID", "classifier FID", "ODE error"): the claim's
+    declared primary (``Claim.primary``) picks its deciding row by it. :func:`checked` compares
+    value, lo and hi within ``atol + rtol * |old|``; ``atol`` defaults to 1 % of the interval's width.
     ``check=False`` (timings): only n and the verdict word are checked."""
     c = _paper.claim(claim_id)
     _validate_choice("tier", tier, TIERS)
@@ -98,8 +98,8 @@ def verdict(claim_id: str, est: Estimate | None, *, model: str, tier: str = "fas
            "ours": "-" if est is None else est.fmt(), "n": None if est is None else est.n,
            "value": None if est is None else est.value, "lo": None if est is None else est.lo,
            "hi": None if est is None else est.hi, "tier": tier, "budget": budget, "model": model,
-           "verdict": word, "note": note, "page": c.page}
-    key = _verdict_key(c.id, tier, budget, model)
+           "metric": metric, "verdict": word, "note": note, "page": c.page}
+    key = _verdict_key(c.id, tier, budget, model, metric)
     _glue(f"{VERDICT_KEY}_{hashlib.sha256(key.encode()).hexdigest()[:10]}", json.dumps(row))
     width = 0.0 if est is None else est.hi - est.lo
     _LEDGER["verdicts"][key] = {**row, "rtol": rtol, "atol": 0.01 * width if atol is None else atol,
@@ -107,18 +107,8 @@ def verdict(claim_id: str, est: Estimate | None, *, model: str, tier: str = "fas
     return row
 
 
-def decisive(rows: list[dict]) -> list[dict]:
-    """The rows that decide their claims: for each claim, those of the strongest tier it has
-    (large over partial over fast; "-" rows, i.e. not run here, stand alone)."""
-    rank = {t: i for i, t in enumerate(TIERS)}
-    best: dict[str, int] = {}
-    for r in rows:
-        best[r["claim"]] = max(best.get(r["claim"], -1), rank.get(r["tier"], -1))
-    return [r for r in rows if rank.get(r["tier"], -1) == best[r["claim"]]]
-
-
-def _verdict_key(claim_id: str, tier: str, budget: str, model: str) -> str:
-    return " | ".join((claim_id, tier, budget or "-", model))
+def _verdict_key(claim_id: str, tier: str, budget: str, model: str, metric: str = "") -> str:
+    return " | ".join((claim_id, tier, budget or "-", model) + ((metric,) if metric else ()))
 
 
 def _validate_choice(name: str, value: Any, allowed: tuple) -> None:
@@ -178,9 +168,9 @@ def checked(page: str) -> None:
     if record and check:
         raise ValueError("set only one of TRAJREG_RECORD=1 and TRAJREG_CHECK=1")
     rows = _rows_of(page)
-    cols = [(r["verdict"], r["claim"], r["budget"] or "-", r["tier"], "-" if r["n"] is None else str(r["n"]))
-            for r in rows]
-    head = ("verdict", "claim", "budget", "tier", "n")
+    cols = [(r["verdict"], r["claim"], r["budget"] or "-", r["metric"] or "-", r["tier"],
+             "-" if r["n"] is None else str(r["n"])) for r in rows]
+    head = ("verdict", "claim", "budget", "metric", "tier", "n")
     widths = [max(len(x) for x in col) for col in zip(head, *cols, strict=False)]
     lines = [f"{page}: {len(rows)} verdicts, {len(_LEDGER['numbers'])} checked numbers"]
     lines += ["  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
@@ -203,9 +193,10 @@ def checked(page: str) -> None:
 
 
 _ARXIV = {"ICML": "https://arxiv.org/abs/2405.11326", "JSTAT": "https://arxiv.org/abs/2506.10177"}
-_COLOURS = {"reproduces": "#1a7f37", "reproduces in direction only": "#9a6700",
-            "does not reproduce": "#cf222e", "inconclusive": "#6e7781", "not run here": "#6e7781",
-            "illustration": "#6e7781"}
+_COLOURS = {"reproduces": "#1a7f37", "stronger than the paper": "#1a7f37",
+            "weaker than the paper": "#9a6700", "does not reproduce": "#cf222e", "inconclusive": "#57606a",
+            "not run here": "#57606a", "illustration": "#57606a", "holds": "#0550ae",
+            "does not hold": "#0550ae"}
 
 
 def _source_link(source: str) -> str:
@@ -232,6 +223,7 @@ def verdict_box(page: str):
         f'{html.escape(r["criterion"])}</small></td>'
         f'<td>{html.escape(r["paper"])}<br><small>{html.escape(r["paper_model"])}</small></td>'
         f'<td>{html.escape(r["ours"])}{_n_text(r)}<br><small>'
+        f'{html.escape(r["metric"]) + ", " if r["metric"] else ""}'
         f'{html.escape(r["model"])}{", " + html.escape(r["budget"]) if r["budget"] else ""}, '
         f'{r["tier"]} tier</small></td></tr>' for r in rows)
     return HTML('<div class="trajreg-verdicts" style="border:1px solid #d0d7de;border-radius:6px;'
@@ -248,46 +240,6 @@ def glue_box(page: str):
     return box
 
 
-def agreement(ours: float, paper: float) -> str:
-    """One word for how close ``ours`` is to ``paper`` (same sign): see ``WORDS``."""
-    ours, paper = float(ours), float(paper)
-    if not (math.isfinite(ours) and math.isfinite(paper)) or ours * paper <= 0:
-        return "differs"
-    r = abs(math.log(ours / paper))
-    for word, limit in zip(WORDS, (1.25, 2.0, 10.0), strict=False):
-        if r <= math.log(limit):
-            return word
-    return WORDS[-1]
-
-
-def status(item: str, quantity: str, *, model: str, ours: float | str, paper: float | str,
-           paper_model: str, agreement_word: str | None = None, page: str = "",
-           fmt: str = ".3g") -> dict:
-    """Record one row of the reproduction status page and return it.
-
-    ``item`` names the paper's figure/table ("Fig. 2"), ``quantity`` what is compared, ``model``
-    what we ran it on, ``paper_model`` what the paper ran it on. Numeric ``ours`` and ``paper``
-    get :func:`agreement` unless ``agreement_word`` (for qualitative claims: "holds",
-    "does not hold", ...) is given.
-    """
-    for name, value in (("item", item), ("quantity", quantity), ("model", model),
-                        ("paper_model", paper_model)):
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    numeric = all(isinstance(v, int | float) for v in (ours, paper))
-    if agreement_word is None:
-        if not numeric:
-            raise ValueError("agreement_word is required when ours or paper is not a number")
-        agreement_word = agreement(ours, paper)
-    row = {"item": item, "quantity": quantity, "model": model, "paper_model": paper_model,
-           "ours": format(ours, fmt) if isinstance(ours, int | float) else ours,
-           "paper": format(paper, fmt) if isinstance(paper, int | float) else paper,
-           "agreement": agreement_word, "page": page}
-    key = hashlib.sha256(f"{item}|{quantity}|{model}".encode()).hexdigest()[:10]
-    _glue(f"{STATUS_KEY}_{key}", json.dumps(row))
-    return row
-
-
 def _glued(notebook: str | Path) -> Iterator[tuple[str, str]]:
     """(name, text/plain) of every value glued in an executed notebook, in order."""
     nb = json.loads(Path(notebook).read_text())
@@ -299,17 +251,6 @@ def _glued(notebook: str | Path) -> Iterator[tuple[str, str]]:
                 yield name, "".join(text) if isinstance(text, list) else text
 
 
-def read_status(notebook: str | Path) -> list[dict]:
-    """The status rows glued in an executed notebook, in order; each gets ``page`` = its stem."""
-    rows = []
-    for name, text in _glued(notebook):
-        if name.startswith(STATUS_KEY):
-            row = json.loads(ast.literal_eval(text))
-            row["page"] = row.get("page") or Path(notebook).stem
-            rows.append(row)
-    return rows
-
-
 def read_verdicts(notebook: str | Path) -> list[dict]:
     """The verdict rows glued with :func:`verdict` in an executed notebook, in order."""
     return [json.loads(ast.literal_eval(text)) for name, text in _glued(notebook)
@@ -319,15 +260,7 @@ def read_verdicts(notebook: str | Path) -> list[dict]:
 def read_numbers(notebook: str | Path) -> dict[str, float]:
     """The numbers glued with :func:`number` in an executed notebook."""
     return {name: float(text) for name, text in _glued(notebook)
-            if not name.startswith((STATUS_KEY, VERDICT_KEY)) and not name.endswith("_box")}
-
-
-def rerun_command(page: str) -> str:
-    """The command, run from the repository root, that re-executes ``page`` at paper scale."""
-    if not page or "/" in page or page.endswith(".ipynb"):
-        raise ValueError(f"page must be a notebook name without folder or suffix, got {page!r}")
-    return (f"papermill notebooks/{page}.ipynb runs/{page}.ipynb --cwd notebooks "
-            f"-f params/paper/{page}.yaml")
+            if not name.startswith(VERDICT_KEY) and not name.endswith("_box")}
 
 
 def toc_files(toc: str | Path) -> list[str]:
@@ -350,10 +283,6 @@ def toc_pages(toc: str | Path) -> list[str]:
     return [f for f in toc_files(toc) if f.startswith("notebooks/")]
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def page_title(notebook: str | Path) -> str:
     """The '# title' of a notebook's first markdown cell (its file name if there is none)."""
     nb = json.loads(Path(notebook).read_text())
@@ -364,153 +293,3 @@ def page_title(notebook: str | Path) -> str:
                 return first[0][2:].strip()
             break
     return Path(notebook).stem
-
-
-def _dashboard_rows(found: dict[str, list[dict]]) -> list[dict]:
-    """One row per verdict glued on a page, in registry order; a registered claim without one
-    gets a "not run here" (or "illustration") row saying what it needs."""
-    rows = []
-    for c in _paper.CLAIMS.values():
-        got = [r for r in found.get(c.page, []) if r["claim"] == c.id] if c.page else []
-        if got:
-            rows += got
-            continue
-        illustration = isinstance(c.rule, _paper.Illustration) and c.page
-        needs = c.needs or f"pending: {c.page} does not decide it yet"
-        rows.append({"claim": c.id, "source": c.source, "statement": c.statement, "paper": c.paper_text(),
-                     "paper_model": c.paper_model, "criterion": c.rule.describe(),
-                     "ours": "-" if illustration else f"needs: {needs}", "n": None, "tier": "-",
-                     "budget": "", "model": "", "verdict": "illustration" if illustration else "not run here",
-                     "note": "", "page": c.page})
-    return rows
-
-
-def _claim_cell(r: dict) -> str:
-    where = f" [page](../notebooks/{r['page']}.ipynb)" if r["page"] else ""
-    note = f" *Note:* {r['note']}" if r.get("note") else ""
-    return f"**{r['claim']}** ({r['source']}): {r['statement']} *Test:* {r['criterion']}.{note}{where}"
-
-
-# Verdict groups of the status page folded until clicked (the rest open); the paper's claims that
-# did not reproduce are listed, open, under "Surprises" above them.
-FOLDED = ("reproduces", "does not reproduce", "inconclusive", "not run here", "illustration")
-
-
-def _dashboard(rows: list[dict]) -> list[str]:
-    """One foldable table per verdict word (sphinx-design dropdowns), in ``VERDICTS`` order."""
-    lines = []
-    for word in _paper.VERDICTS:
-        group = [r for r in rows if r["verdict"] == word]
-        if not group:
-            continue
-        lines += ["", f"````{{dropdown}} {word}: {len(group)} row{'s' * (len(group) != 1)}",
-                  *([] if word in FOLDED else [":open:"]), "",
-                  "| verdict | claim | budget / model | ours | n | paper | tier |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in group:
-            where = "; ".join(x for x in (r["budget"], r["model"]) if x) or "-"
-            cells = (f"**{r['verdict']}**", _claim_cell(r), where, r["ours"],
-                     "-" if r["n"] is None else str(r["n"]), f"{r['paper']}; {r['paper_model']}", r["tier"])
-            lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-        lines += ["````"]
-    return lines
-
-
-def _legacy(root: Path, pages: list[str], found: dict[str, list[dict]]) -> list[str]:
-    rows = [r for page in pages for r in found[page]]
-    silent = [page for page in pages if not found[page]]
-    counts = {w: sum(r["agreement"] == w for r in rows) for w in dict.fromkeys(r["agreement"] for r in rows)}
-    lines = ["", "## Legacy rows", "", "`````{dropdown} Rows in the older format (click to show)", "",
-             "Rows in the older format (`trajreg.report.status`), shown until every page has moved to",
-             "the registry: *ours* at the default scale of this site, *paper* the paper's number,",
-             "agreement one word (*agrees* within a factor 1.25, *close* 2, *same order* 10, else",
-             "*differs*; for a qualitative claim the page's own word). These rows carry no interval",
-             "and some cannot fail; the claims table above supersedes them.",
-             "",
-             f"**{len(rows)} legacy rows on {len(pages) - len(silent)} pages:** "
-             + ", ".join(f"{n} {w}" for w, n in counts.items()) + "."]
-    for page in pages:
-        if not found[page]:
-            continue
-        name = page.split("/")[-1]
-        lines += ["", f"**[{page_title(root / f'{page}.ipynb')}](../{page}.ipynb)**", "",
-                  "| paper item | what is compared | our model | ours | paper | paper's model | agreement |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(_cell(r[k]) for k in ("item", "quantity", "model", "ours", "paper",
-                                                        "paper_model", "agreement")) + " |"
-                  for r in found[page]]
-        if (root / "params" / "paper" / f"{name}.yaml").is_file():
-            lines += ["", f"Rerun at paper scale: `{rerun_command(name)}`"]
-    if silent:
-        lines += ["", "**Pages without a legacy row:**", "",
-                  ", ".join(f"[{page_title(root / f'{p}.ipynb')}](../{p}.ipynb)" for p in silent) + "."]
-    return lines + ["`````"]
-
-
-def status_page(root: str | Path = ".") -> str:
-    """Markdown of the reproduction status page: a dashboard with one row per registered claim
-    (verdicts glued by the executed notebooks, "not run here" rows from the registry), the
-    surprises, the counts, then the legacy rows, one table per page in table-of-contents order."""
-    root = Path(root)
-    pages = toc_pages(root / "_toc.yml")
-    legacy = {page: read_status(root / f"{page}.ipynb") for page in pages}
-    found = {page.split("/")[-1]: read_verdicts(root / f"{page}.ipynb") for page in pages}
-    rows = _dashboard_rows(found)
-    counts = {w: sum(r["verdict"] == w for r in rows) for w in _paper.VERDICTS}
-    # surprises: the paper's own claims that did not reproduce here (our questions have no
-    # expected answer, so they are counted but not listed as surprises)
-    # and only the rows of the strongest tier a claim has (they decide it)
-    surprises = [r for r in decisive(rows)
-                 if r["verdict"] not in ("reproduces", "illustration", "not run here")
-                 and _paper.claim(r["claim"]).known != "our question"]
-    ours = [r for r in rows if _paper.claim(r["claim"]).known == "our question"]
-    lines = [
-        "# Reproduction status",
-        "",
-        "Generated by `python -m trajreg.report book/status.md` from the claim registry",
-        "(`trajreg.paper`, where every number of the paper and every test is fixed before any run) and",
-        "the verdicts the executed notebooks record with `trajreg.report.verdict` (nothing here is",
-        "typed by hand). Each row: the verdict, the claim and its test, what we ran it on, our",
-        "estimate with its 95 % interval and n, the paper's number and how it is known, and the tier",
-        "(*fast*: what CI re-executes; *large*: a stored benchmark result; *partial*: a stored run",
-        "of a large-tier script that has not reached its full sample count; a claim is decided by",
-        "the strongest tier it has). Verdicts: *reproduces*;",
-        "*reproduces in direction only* (the direction holds, the size is outside the band);",
-        "*does not reproduce*; *inconclusive* (the interval spans the decision); *not run here*",
-        "(with what it would need); *illustration* (a picture or an identity: no test, not counted).",
-        "",
-        f"**{len(rows)} rows for {len(_paper.CLAIMS)} claims:** "
-        + ", ".join(f"{n} {w}" for w, n in counts.items() if n) + ".",
-        "",
-        "## Surprises",
-        "",
-        "The paper's claims that did not reproduce here (for a claim with stored runs, the rows of",
-        "its strongest tier only):",
-        "",
-    ]
-    lines += [f"- **{r['verdict']}**: {r['claim']} ({'; '.join(x for x in (r['budget'], r['model']) if x)}): "
-              f"ours {r['ours']} (n={r['n']}), paper {r['paper']}." for r in surprises] or [
-        "None: every claim run here reproduces (rows not run here are listed below)."]
-    if ours:
-        qc = {w: sum(r["verdict"] == w for r in ours) for w in _paper.VERDICTS}
-        lines += ["", f"Not listed above: {len(ours)} rows answer this companion's own questions "
-                  "(claim source *companion*; the word says whether the stated hypothesis held: "
-                  + ", ".join(f"{n} {w}" for w, n in qc.items() if n) + ")."]
-    lines += ["", "## Claims", ""] + _dashboard(rows) + _legacy(root, pages, legacy)
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m trajreg.report OUT.md``: write the reproduction status page."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m trajreg.report", description=main.__doc__)
-    p.add_argument("out", help="markdown file to write, e.g. book/status.md")
-    p.add_argument("--root", default=".", help="repository root (holds _toc.yml, notebooks/)")
-    a = p.parse_args(argv)
-    Path(a.out).write_text(status_page(a.root))
-    print(f"wrote {a.out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,365 @@
+"""The reproduction status: one verdict per claim, rolled up from the rows the pages record.
+
+Every page records rows with :func:`trajreg.report.verdict` (one per measurement: a metric, a
+budget, a model, a tier). A claim of the registry (``trajreg.paper``) is decided by its **primary**
+row (``Claim.primary``, declared before the run): the row matching the declared metric, model,
+GITS cost and tier, the strongest tier first. The other rows are secondary evidence; a weaker-tier
+row of a measurement that also has a stronger one is *superseded* (kept, folded). Where secondary
+evidence disagrees with the primary verdict the claim is *mixed* and must carry a reason
+(``Claim.mixed_reason``). A primary metric with an anchor gate (``Primary.gate``) decides only
+when its gate holds: a few-step sampler that scores better than the converged ODE solution says
+the metric is no test of solving at that budget, and the claim is *inconclusive*.
+
+``python -m trajreg.status book/status.md [--intro book/intro.md]`` writes the status page and the
+results box of the landing page (between its ``results-box`` markers).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trajreg import paper as _paper
+from trajreg import report as _report
+from trajreg.stats import Estimate
+
+__all__ = ["Result", "rollup", "rows_from_notebooks", "status_page", "results_box", "headline", "main"]
+
+TIERS = ("fast", "partial", "large")
+COLOURS = {"reproduces": "#1a7f37", "stronger than the paper": "#1a7f37", "weaker than the paper": "#9a6700",
+           "does not reproduce": "#cf222e", "inconclusive": "#57606a", "not run here": "#57606a",
+           "illustration": "#57606a", "holds": "#0550ae", "does not hold": "#0550ae"}
+BOX_START, BOX_END = "<!-- results-box:start -->", "<!-- results-box:end -->"
+
+
+@dataclass
+class Result:
+    """A claim's one verdict, the row that decides it, and the rest of its evidence."""
+
+    claim: _paper.Claim
+    verdict: str
+    deciding: dict | None = None
+    secondary: list[dict] = field(default_factory=list)
+    superseded: list[dict] = field(default_factory=list)
+    mixed: bool = False
+    reason: str = ""
+    ambiguous: bool = False
+
+
+def _rank(row: dict) -> int:
+    return TIERS.index(row["tier"]) if row.get("tier") in TIERS else -1
+
+
+def _key(row: dict) -> tuple:
+    return row.get("metric", ""), row.get("budget", ""), row.get("model", "")
+
+
+def _superseded(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(kept, superseded): a row is superseded by a stronger-tier row of the same metric and budget."""
+    best: dict[tuple, int] = {}
+    for r in rows:
+        k = (r.get("metric", ""), r.get("budget", ""))
+        best[k] = max(best.get(k, -1), _rank(r))
+    kept = [r for r in rows if _rank(r) == best[(r.get("metric", ""), r.get("budget", ""))]]
+    return kept, [r for r in rows if r not in kept]
+
+
+def _cls(word: str) -> int:
+    return 1 if word in _paper.POSITIVE else -1 if word in _paper.NEGATIVE else 0
+
+
+def _gate(c: _paper.Claim, by_claim: dict[str, list[dict]]) -> str:
+    """Why the primary metric may not decide (its anchor gate failed or was not run), or ""."""
+    gate = c.primary.gate
+    if not gate:
+        return ""
+    rows = by_claim.get(gate, [])
+    if not rows:
+        return f"its metric is not anchored yet ({gate} not run): no verdict on an unvalidated metric"
+    g = max(rows, key=_rank)
+    if g["verdict"] == "does not hold":
+        return (f"its metric fails the anchor at this budget ({gate}: a few-step set scores "
+                f"{g['ours']} better than the converged ODE solution): here it is no test of solving")
+    return ""
+
+
+def _rollup_one(c: _paper.Claim, rows: list[dict], by_claim: dict[str, list[dict]]) -> Result:
+    if not rows:
+        if isinstance(c.rule, _paper.Illustration) and c.page:
+            return Result(c, "illustration")
+        return Result(c, "not run here", reason=c.needs or f"{c.page} does not decide it yet")
+    kept, superseded = _superseded(rows)
+    if isinstance(c.rule, _paper.Illustration):
+        return Result(c, "illustration", kept[0], kept[1:], superseded)
+    primary = [r for r in rows if c.primary.matches(r)]
+    if not primary:
+        return Result(c, "not run here", None, kept, superseded,
+                      reason=f"its primary measurement ({c.primary.describe()}) is not run here yet; "
+                             "the rows below are secondary evidence")
+    top = max(_rank(r) for r in primary)
+    deciding = [r for r in primary if _rank(r) == top]
+    d = deciding[0]
+    secondary = [r for r in kept if r is not d]
+    word, reason = d["verdict"], _gate(c, by_claim)
+    if reason:
+        word = "inconclusive"
+    clash = [r for r in secondary if _cls(r["verdict"]) * _cls(word) < 0]
+    if clash and not reason:
+        reason = c.mixed_reason
+    return Result(c, word, d, secondary, [r for r in superseded if r is not d], mixed=bool(clash),
+                  reason=reason, ambiguous=len(deciding) > 1)
+
+
+def rollup(rows: list[dict]) -> list[Result]:
+    """One :class:`Result` per registered claim, in registry order."""
+    by_claim: dict[str, list[dict]] = {}
+    for r in rows:
+        by_claim.setdefault(r["claim"], []).append(r)
+    unknown = sorted(set(by_claim) - set(_paper.CLAIMS))
+    if unknown:
+        raise ValueError(f"rows for unregistered claims: {unknown}")
+    return [_rollup_one(c, by_claim.get(c.id, []), by_claim) for c in _paper.CLAIMS.values()]
+
+
+def rows_from_notebooks(root: str | Path = ".") -> list[dict]:
+    """Every verdict row glued by the executed notebooks of the table of contents."""
+    root = Path(root)
+    return [r for page in _report.toc_pages(root / "_toc.yml")
+            for r in _report.read_verdicts(root / f"{page}.ipynb")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _fmt(x: float) -> str:
+    """A number as a reader wants it: 3 significant digits, no exponent between 1e-4 and 1e6."""
+    if x == 0 or not math.isfinite(x):
+        return format(x, "g")
+    if abs(x) >= 1e6 or abs(x) < 1e-4:
+        return format(x, ".2e")
+    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    return f"{x:,.{digits}f}"
+
+
+def _est(row: dict) -> str:
+    if row.get("value") is None:
+        return "-"
+    e = Estimate(row["value"], row["lo"], row["hi"], row["n"] or 0)
+    return f"{_fmt(e.value)} [{_fmt(e.lo)}, {_fmt(e.hi)}]"
+
+
+def _metric(row: dict) -> str:
+    return row.get("metric") or "-"
+
+
+def _where(row: dict) -> str:
+    bits = [_metric(row) if row.get("metric") else "", row.get("budget", ""), row["tier"] + " tier",
+            "" if row.get("n") is None else f"n = {row['n']:,}"]
+    return ", ".join(b for b in bits if b)
+
+
+def _badge(word: str, mixed: bool = False) -> str:
+    style = f"color:{COLOURS[word]};font-weight:bold"
+    extra = ' <span class="trajreg-mixed">mixed</span>' if mixed else ""
+    return f'<span style="{style}">{html.escape(word)}</span>{extra}'
+
+
+def _name(c: _paper.Claim) -> str:
+    return c.name or c.statement.split(":")[0].split(" (")[0]
+
+
+def _page_link(c: _paper.Claim, prefix: str = "../notebooks/") -> str:
+    if not c.page:
+        return ""
+    return f'<a href="{prefix}{c.page}.html">page</a>'
+
+
+def _claims_table(results: list[Result], prefix: str = "../notebooks/") -> list[str]:
+    """An HTML table (class trajreg-claims): one row per claim, its deciding row visible."""
+    head = ("verdict", "claim", "deciding measurement", "ours", "paper", "")
+    out = ['<table class="trajreg-claims"><thead><tr>'
+           + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    for res in results:
+        c, d = res.claim, res.deciding
+        why = f"<br><small>{html.escape(res.reason)}</small>" if res.reason else ""
+        cells = (_badge(res.verdict, res.mixed) + why,
+                 f"{html.escape(_name(c))}<br><small><code>{c.id}</code>; {html.escape(c.source)}; "
+                 f"test: {html.escape(c.rule.describe())}</small>",
+                 html.escape(_where(d)) if d else "-",
+                 html.escape(_est(d)) if d else "-",
+                 html.escape(c.paper_text()), _page_link(c, prefix))
+        out.append("<tr>" + "".join(f'<td data-label="{h or "page"}">{x}</td>' for h, x in zip(head, cells,
+                                                                                             strict=True))
+                   + "</tr>")
+    return out + ["</tbody></table>"]
+
+
+def _counts(results: list[Result]) -> str:
+    counts = {w: sum(r.verdict == w for r in results) for w in _paper.VERDICTS}
+    return ", ".join(f"{n} {w}" for w, n in counts.items() if n)
+
+
+def _multiplicity(results: list[Result]) -> list[str]:
+    decided = [r for r in results if r.deciding and r.verdict not in ("illustration", "not run here")
+               and r.deciding.get("value") is not None]
+    near = []
+    for r in decided:
+        rule, d = r.claim.rule, r.deciding
+        t = getattr(rule, "threshold", None)
+        if t is None or d["value"] == t:
+            continue
+        edge = d["hi"] if d["value"] < t else d["lo"]
+        if abs(edge - t) < 0.1 * abs(d["value"] - t):
+            near.append(r.claim.id)
+    expected = 0.05 * len(decided)
+    return ["", "## How many of these verdicts could be wrong", "",
+            f"{len(decided)} claims are decided on a 95 % interval. If every interval had exactly 95 % "
+            f"coverage and the intervals were independent, about {expected:.0f} of them would miss the "
+            "true value; a miss turns a verdict into its neighbour (reproduces into inconclusive, or "
+            "inconclusive into either side) far more often than into its opposite. No correction for "
+            "multiplicity is applied. Decided claims whose interval ends within 10 % of the estimate's "
+            "distance from the threshold (the most fragile): "
+            + (", ".join(f"`{x}`" for x in near) if near else "none") + "."]
+
+
+def status_page(root: str | Path = ".") -> str:
+    """Markdown of the status page: paper claims by claim, mixed claims with reasons, companion
+    questions apart, every row folded below."""
+    results = rollup(rows_from_notebooks(root))
+    paper = [r for r in results if not r.claim.ours]
+    ours = [r for r in results if r.claim.ours]
+    mixed = [r for r in paper if r.mixed]
+    lines = [
+        "# Reproduction status", "",
+        "One verdict per claim of the paper, decided by its **primary measurement** (declared in",
+        f"`trajreg.paper` before the run, {_paper.PRIMARY_DECLARED}; for FID claims the paper's metric,",
+        "Inception FID at 10,000 samples, in the authors' configuration, and only where that metric",
+        "passes its anchor: no few-step sampler may score better than the converged ODE solution).",
+        "Other measurements are secondary evidence; a claim whose secondary evidence disagrees is",
+        "marked *mixed* with the reason. Verdict words: *reproduces*; *stronger than the paper* (holds,",
+        "with a larger effect, e.g. more regular); *weaker than the paper* (the direction holds, the",
+        "effect is smaller); *does not reproduce*; *inconclusive* (the interval spans the decision, or",
+        "the metric is not anchored); *not run here* (with what it needs); *illustration* (shown, not",
+        "tested). This companion's own questions answer *holds* / *does not hold*. Tiers say how a",
+        "number was made: *fast* (re-executed by CI), *large* (a committed script, stored under",
+        "`results/` with its provenance; 10,000 samples per FID), *partial* (such a run short of its",
+        "full sample count). Generated by `python -m trajreg.status book/status.md`.", "",
+        f"## The paper's claims: {len(paper)}", "",
+        f"**{_counts(paper)}**" + (f"; {len(mixed)} of them mixed." if mixed else "."), "",
+    ]
+    lines += _claims_table(paper)
+    if mixed:
+        lines += ["", "## Where the measurements disagree", ""]
+        for r in mixed:
+            other = "; ".join(f"{_metric(s)} {s.get('budget', '')} ({s['tier']}): {s['verdict']}, {_est(s)}"
+                              for s in r.secondary if _cls(s["verdict"]) * _cls(r.verdict) < 0)
+            lines.append(f"- **{_name(r.claim)}** (`{r.claim.id}`): primary {r.verdict} "
+                         f"({_where(r.deciding)}: {_est(r.deciding)}); disagreeing: {other}. "
+                         f"Why: {r.reason}.")
+    lines += ["", f"## This companion's questions: {len(ours)}", "",
+              f"Questions beyond the paper, with rules fixed before their runs: **{_counts(ours)}**.", "",
+              "```{dropdown} The companion's questions, one row each", ""]
+    lines += _claims_table(ours) + ["```"]
+    lines += _multiplicity(paper)
+    lines += ["", "## Every row", "",
+              "```{dropdown} All measurements: deciding, secondary and superseded rows", "",
+              "| claim | role | verdict | measurement | model | ours | note |",
+              "|---|---|---|---|---|---|---|"]
+    for r in results:
+        for role, rows in (("deciding", [r.deciding] if r.deciding else []), ("secondary", r.secondary),
+                           ("superseded", r.superseded)):
+            for x in rows:
+                cells = (f"`{r.claim.id}`", role, x["verdict"], _where(x), x["model"], _est(x),
+                         x.get("note", ""))
+                lines.append("| " + " | ".join(_cell(v) for v in cells) + " |")
+    lines += ["```"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(v) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def headline(results: list[Result]) -> str:
+    """The GITS headline in one sentence, from the roll-up of Table 1 (primary and secondary)."""
+    fid = {n: next((r for r in results if r.claim.id == f"tab01.ipndm_gits_fid.nfe{n}"), None)
+           for n in _paper.NFES}
+    won = [n for n, r in fid.items() if r and r.verdict in _paper.POSITIVE]
+    gated = [n for n, r in fid.items() if r and r.verdict == "inconclusive" and "anchor" in r.reason]
+    lost_clf = [n for n, r in fid.items() if r and any(
+        s.get("metric") == "classifier FID" and s["verdict"] in _paper.NEGATIVE for s in r.secondary)]
+
+    def nfes(ns: list[int]) -> str:
+        return ", ".join(map(str, ns)) if ns else "no budget"
+
+    s = (f"Under the paper's metric (Inception FID, 10,000 samples), GITS lowers iPNDM's FID on our "
+         f"model at NFE {nfes(won)}")
+    if gated:
+        s += (f", but at NFE {nfes(gated)} the same metric scores a few-step sampler better than the "
+              "converged ODE solution, so there it is no test of solving")
+    if lost_clf:
+        s += (f"; our Fashion-MNIST classifier's FID disagrees at NFE {nfes(lost_clf)}, where GITS "
+              "also ends farther from the exact ODE solution")
+    return s + "."
+
+
+def _page_title(root: Path, page: str) -> str:
+    return _report.page_title(root / "notebooks" / f"{page}.ipynb")
+
+
+def results_box(root: str | Path = ".", prefix: str = "../notebooks/") -> str:  # from book/
+    """The landing page's results: the headline, then one line per page of the paper's claims."""
+    root = Path(root)
+    results = [r for r in rollup(rows_from_notebooks(root)) if not r.claim.ours]
+    lines = [BOX_START, "", "```{admonition} Results at a glance", ":class: tip", "",
+             headline(results), "", "| page | verdicts of the paper's claims (by claim) | deciding example |",
+             "|---|---|---|"]
+    pages = list(dict.fromkeys(r.claim.page for r in results if r.claim.page))
+    for page in pages:
+        rs = [r for r in results if r.claim.page == page]
+        tested = [r for r in rs if r.verdict not in ("illustration",)]
+        if not tested:
+            continue
+        ex = next((r for r in tested if r.deciding and r.deciding.get("value") is not None), None)
+        example = (f"{_name(ex.claim)}: {ex.verdict}, ours {_est(ex.deciding)} vs paper "
+                   f"{ex.claim.paper_text()}" if ex else "-")
+        lines.append(f"| [{_page_title(root, page)}]({prefix}{page}.ipynb) | "
+                     f"{_counts(tested)} | {example.replace('|', chr(92) + '|')} |")
+    n_nr = sum(r.verdict == "not run here" and not r.claim.page for r in results)
+    lines += ["", f"{n_nr} claims need the official models or a GPU (not run here); the "
+              "[status page](status.md) lists each with what it needs.", "```", "", BOX_END]
+    return "\n".join(lines)
+
+
+def write_box(intro: Path, box: str) -> None:
+    """Replace the text between the results-box markers of ``intro``."""
+    text = intro.read_text()
+    if BOX_START not in text or BOX_END not in text:
+        raise ValueError(f"{intro} has no {BOX_START} ... {BOX_END} markers")
+    pattern = re.compile(re.escape(BOX_START) + ".*?" + re.escape(BOX_END), re.S)
+    intro.write_text(pattern.sub(lambda _: box, text))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m trajreg.status OUT.md [--intro book/intro.md]``: write the status page (and the
+    landing page's results box)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m trajreg.status", description=main.__doc__)
+    p.add_argument("out", help="markdown file to write, e.g. book/status.md")
+    p.add_argument("--root", default=".", help="repository root (holds _toc.yml, notebooks/)")
+    p.add_argument("--intro", help="landing page whose results box to rewrite, e.g. book/intro.md")
+    a = p.parse_args(argv)
+    Path(a.out).write_text(status_page(a.root))
+    if a.intro:
+        write_box(Path(a.intro), results_box(a.root))
+    print(json.dumps({"wrote": [a.out] + ([a.intro] if a.intro else [])}))
+
+
+if __name__ == "__main__":
+    main()
