@@ -348,7 +348,7 @@ class Primary:
 
 # Commit at which the primaries and the revised rules of issue 22 were declared (before the FID
 # anchor's result was known); shown on the status page beside each primary.
-PRIMARY_DECLARED = "issue 22, 2026-12-06"
+PRIMARY_DECLARED = "commit 238bf2c"
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,20 @@ def status_page(root: str | Path = ".") -> str:
               "```{dropdown} The companion's questions, one row each", ""]
     lines += _claims_table(ours) + ["```"]
     lines += _multiplicity(paper)
+    lines += ["", "## How the primaries were chosen, and when", "",
+              "The history of this companion shows its forking paths, and a reader should weigh the",
+              "verdicts with them. The authors' dev cost became this companion's default GITS cost, and",
+              "the Inception FID a deciding metric beside our classifier FID, *after* the classifier",
+              "FID had shown GITS losing at NFE 8-10 on the same seeds; the class-mix predictions of",
+              "the *Why GITS* page (H5) were registered after that disagreement was known. What keeps",
+              "this from being a search for a favourable answer: both are what the paper itself used",
+              "(its tables come from the authors' code with the dev cost, and report Inception FID),",
+              f"the primaries were declared in one commit ({_paper.PRIMARY_DECLARED}) before the FID",
+              "anchor that decides whether the Inception FID may decide at all had been measured, and",
+              "every secondary measurement stays on this page and marks its claim *mixed* where it",
+              "disagrees. The rules revised in the same commit (one-sided where the paper's claim is",
+              "one-sided; share-based for Fig. 10; test-image distances for Fig. 11) say so in their",
+              "statements."]
     lines += ["", "## Every row", "",
               "```{dropdown} All measurements: deciding, secondary and superseded rows", "",
               "| claim | role | verdict | measurement | model | ours | note |",
