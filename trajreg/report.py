@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trajreg import paper as _paper
+from trajreg import verdicts as _verdicts
 from trajreg.stats import Estimate
 
 VERDICT_KEY = "trajreg_verdict"
@@ -209,27 +210,40 @@ def _n_text(row: dict) -> str:
     return "" if row["n"] is None else f" (n={row['n']})"
 
 
+def _box_row(r: dict, word: str, cls: str, mixed: bool = False, reason: str = "") -> str:
+    why = f"<br><small>{html.escape(reason)}</small>" if reason else ""
+    tag = ' <span class="trajreg-mixed">mixed</span>' if mixed else ""
+    return (f'<tr class="{cls}"><td style="color:{_COLOURS[word]};font-weight:bold">{html.escape(word)}'
+            f'{tag}{why}</td>'
+            f'<td>{html.escape(r["statement"])}<br><small><code>{r["claim"]}</code>; '
+            f'{_source_link(r["source"])}; test: {html.escape(r["criterion"])}</small></td>'
+            f'<td>{html.escape(r["paper"])}<br><small>{html.escape(r["paper_model"])}</small></td>'
+            f'<td>{html.escape(r["ours"])}{_n_text(r)}<br><small>'
+            f'{html.escape(r["metric"]) + ", " if r.get("metric") else ""}'
+            f'{html.escape(r["model"])}{", " + html.escape(r["budget"]) if r["budget"] else ""}, '
+            f'{r["tier"]} tier</small></td></tr>')
+
+
 def verdict_box(page: str):
-    """An HTML box of the page's verdicts decided so far in this kernel: the claim, the paper's
-    number, ours (interval, n), the verdict word, the paper item (IPython.display.HTML)."""
+    """An HTML box of the page's claims decided so far in this kernel, one verdict per claim
+    (:mod:`trajreg.verdicts`): each claim's deciding row first (the claim's verdict, mixed where
+    secondary evidence disagrees), then the secondary rows (IPython.display.HTML)."""
     from IPython.display import HTML
 
     rows = _rows_of(page)
-    counts = {w: sum(r["verdict"] == w for r in rows) for w in _paper.VERDICTS}
+    claims = [_paper.claim(i) for i in dict.fromkeys(r["claim"] for r in rows)]
+    results = _verdicts.rollup(list(_LEDGER["verdicts"].values()), claims)
+    counts = {w: sum(res.verdict == w for res in results) for w in _paper.VERDICTS}
     summary = ", ".join(f"{n} {w}" for w, n in counts.items() if n) or "no claims decided"
-    body = "".join(
-        f'<tr><td style="color:{_COLOURS[r["verdict"]]};font-weight:bold">{html.escape(r["verdict"])}</td>'
-        f'<td>{html.escape(r["statement"])}<br><small>{_source_link(r["source"])}; test: '
-        f'{html.escape(r["criterion"])}</small></td>'
-        f'<td>{html.escape(r["paper"])}<br><small>{html.escape(r["paper_model"])}</small></td>'
-        f'<td>{html.escape(r["ours"])}{_n_text(r)}<br><small>'
-        f'{html.escape(r["metric"]) + ", " if r["metric"] else ""}'
-        f'{html.escape(r["model"])}{", " + html.escape(r["budget"]) if r["budget"] else ""}, '
-        f'{r["tier"]} tier</small></td></tr>' for r in rows)
+    first = [_box_row(res.deciding or next(r for r in rows if r["claim"] == res.claim.id), res.verdict,
+                      "trajreg-deciding", res.mixed, res.reason) for res in results]
+    rest = [_box_row(r, r["verdict"], "trajreg-secondary") for res in results
+            for r in res.secondary + res.superseded if r is not res.deciding]
     return HTML('<div class="trajreg-verdicts" style="border:1px solid #d0d7de;border-radius:6px;'
-                f'padding:0.5em 1em;margin:1em 0"><p><b>Verdicts on this page:</b> {summary}.</p>'
+                f'padding:0.5em 1em;margin:1em 0"><p><b>Verdicts on this page</b> (one per claim, '
+                f'decided by its primary measurement): {summary}.</p>'
                 '<table><thead><tr><th>verdict</th><th>claim</th><th>paper</th><th>ours</th></tr>'
-                f"</thead><tbody>{body}</tbody></table></div>")
+                f'</thead><tbody>{"".join(first + rest)}</tbody></table></div>')
 
 
 def glue_box(page: str):

@@ -1,14 +1,5 @@
-"""The reproduction status: one verdict per claim, rolled up from the rows the pages record.
-
-Every page records rows with :func:`trajreg.report.verdict` (one per measurement: a metric, a
-budget, a model, a tier). A claim of the registry (``trajreg.paper``) is decided by its **primary**
-row (``Claim.primary``, declared before the run): the row matching the declared metric, model,
-GITS cost and tier, the strongest tier first. The other rows are secondary evidence; a weaker-tier
-row of a measurement that also has a stronger one is *superseded* (kept, folded). Where secondary
-evidence disagrees with the primary verdict the claim is *mixed* and must carry a reason
-(``Claim.mixed_reason``). A primary metric with an anchor gate (``Primary.gate``) decides only
-when its gate holds: a few-step sampler that scores better than the converged ODE solution says
-the metric is no test of solving at that budget, and the claim is *inconclusive*.
+"""The reproduction status page and the landing page's results box, from the roll-up of every
+page's rows (:mod:`trajreg.verdicts`: one verdict per claim, decided by its primary row).
 
 ``python -m trajreg.status book/status.md [--intro book/intro.md]`` writes the status page and the
 results box of the landing page (between its ``results-box`` markers).
@@ -20,109 +11,19 @@ import html
 import json
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from trajreg import paper as _paper
 from trajreg import report as _report
 from trajreg.stats import Estimate
+from trajreg.verdicts import Result, disagrees, rollup
 
 __all__ = ["Result", "rollup", "rows_from_notebooks", "status_page", "results_box", "headline", "main"]
 
-TIERS = ("fast", "partial", "large")
 COLOURS = {"reproduces": "#1a7f37", "stronger than the paper": "#1a7f37", "weaker than the paper": "#9a6700",
            "does not reproduce": "#cf222e", "inconclusive": "#57606a", "not run here": "#57606a",
            "illustration": "#57606a", "holds": "#0550ae", "does not hold": "#0550ae"}
 BOX_START, BOX_END = "<!-- results-box:start -->", "<!-- results-box:end -->"
-
-
-@dataclass
-class Result:
-    """A claim's one verdict, the row that decides it, and the rest of its evidence."""
-
-    claim: _paper.Claim
-    verdict: str
-    deciding: dict | None = None
-    secondary: list[dict] = field(default_factory=list)
-    superseded: list[dict] = field(default_factory=list)
-    mixed: bool = False
-    reason: str = ""
-    ambiguous: bool = False
-
-
-def _rank(row: dict) -> int:
-    return TIERS.index(row["tier"]) if row.get("tier") in TIERS else -1
-
-
-def _key(row: dict) -> tuple:
-    return row.get("metric", ""), row.get("budget", ""), row.get("model", "")
-
-
-def _superseded(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(kept, superseded): a row is superseded by a stronger-tier row of the same metric and budget."""
-    best: dict[tuple, int] = {}
-    for r in rows:
-        k = (r.get("metric", ""), r.get("budget", ""))
-        best[k] = max(best.get(k, -1), _rank(r))
-    kept = [r for r in rows if _rank(r) == best[(r.get("metric", ""), r.get("budget", ""))]]
-    return kept, [r for r in rows if r not in kept]
-
-
-def _cls(word: str) -> int:
-    return 1 if word in _paper.POSITIVE else -1 if word in _paper.NEGATIVE else 0
-
-
-def _gate(c: _paper.Claim, by_claim: dict[str, list[dict]]) -> str:
-    """Why the primary metric may not decide (its anchor gate failed or was not run), or ""."""
-    gate = c.primary.gate
-    if not gate:
-        return ""
-    rows = by_claim.get(gate, [])
-    if not rows:
-        return f"its metric is not anchored yet ({gate} not run): no verdict on an unvalidated metric"
-    g = max(rows, key=_rank)
-    if g["verdict"] == "does not hold":
-        return (f"its metric fails the anchor at this budget ({gate}: a few-step set scores "
-                f"{g['ours']} better than the converged ODE solution): here it is no test of solving")
-    return ""
-
-
-def _rollup_one(c: _paper.Claim, rows: list[dict], by_claim: dict[str, list[dict]]) -> Result:
-    if not rows:
-        if isinstance(c.rule, _paper.Illustration) and c.page:
-            return Result(c, "illustration")
-        return Result(c, "not run here", reason=c.needs or f"{c.page} does not decide it yet")
-    kept, superseded = _superseded(rows)
-    if isinstance(c.rule, _paper.Illustration):
-        return Result(c, "illustration", kept[0], kept[1:], superseded)
-    primary = [r for r in rows if c.primary.matches(r)]
-    if not primary:
-        return Result(c, "not run here", None, kept, superseded,
-                      reason=f"its primary measurement ({c.primary.describe()}) is not run here yet; "
-                             "the rows below are secondary evidence")
-    top = max(_rank(r) for r in primary)
-    deciding = [r for r in primary if _rank(r) == top]
-    d = deciding[0]
-    secondary = [r for r in kept if r is not d]
-    word, reason = d["verdict"], _gate(c, by_claim)
-    if reason:
-        word = "inconclusive"
-    clash = [r for r in secondary if _cls(r["verdict"]) * _cls(word) < 0]
-    if clash and not reason:
-        reason = c.mixed_reason
-    return Result(c, word, d, secondary, [r for r in superseded if r is not d], mixed=bool(clash),
-                  reason=reason, ambiguous=len(deciding) > 1)
-
-
-def rollup(rows: list[dict]) -> list[Result]:
-    """One :class:`Result` per registered claim, in registry order."""
-    by_claim: dict[str, list[dict]] = {}
-    for r in rows:
-        by_claim.setdefault(r["claim"], []).append(r)
-    unknown = sorted(set(by_claim) - set(_paper.CLAIMS))
-    if unknown:
-        raise ValueError(f"rows for unregistered claims: {unknown}")
-    return [_rollup_one(c, by_claim.get(c.id, []), by_claim) for c in _paper.CLAIMS.values()]
 
 
 def rows_from_notebooks(root: str | Path = ".") -> list[dict]:
@@ -257,7 +158,7 @@ def status_page(root: str | Path = ".") -> str:
         lines += ["", "## Where the measurements disagree", ""]
         for r in mixed:
             other = "; ".join(f"{_metric(s)} {s.get('budget', '')} ({s['tier']}): {s['verdict']}, {_est(s)}"
-                              for s in r.secondary if _cls(s["verdict"]) * _cls(r.verdict) < 0)
+                              for s in r.secondary if disagrees(s, r.verdict))
             lines.append(f"- **{_name(r.claim)}** (`{r.claim.id}`): primary {r.verdict} "
                          f"({_where(r.deciding)}: {_est(r.deciding)}); disagreeing: {other}. "
                          f"Why: {r.reason}.")
