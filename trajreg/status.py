@@ -89,7 +89,7 @@ def _claims_table(results: list[Result], prefix: str = "../notebooks/") -> list[
         c, d = res.claim, res.deciding
         why = f"<br><small>{html.escape(res.reason)}</small>" if res.reason else ""
         cells = (_badge(res.verdict, res.mixed) + why,
-                 f"{html.escape(_name(c))}<br><small><code>{c.id}</code>; {html.escape(c.source)}; "
+                 f"<b>{html.escape(_name(c))}</b><br><small><code>{c.id}</code>; {html.escape(c.source)}; "
                  f"test: {html.escape(c.rule.describe())}</small>",
                  html.escape(_where(d)) if d else "-",
                  html.escape(_est(d)) if d else "-",
@@ -153,7 +153,15 @@ def status_page(root: str | Path = ".") -> str:
         f"## The paper's claims: {len(paper)}", "",
         f"**{_counts(paper)}**" + (f"; {len(mixed)} of them mixed." if mixed else "."), "",
     ]
-    lines += _claims_table(paper)
+    decided = [r for r in paper if r.verdict not in ("not run here", "illustration")]
+    order = {w: i for i, w in enumerate(_paper.VERDICTS)}
+    lines += _claims_table(sorted(decided, key=lambda r: order[r.verdict]))
+    for word, title in (("not run here", "Not run here, each with what it needs"),
+                        ("illustration", "Illustrations: shown on their pages, not tested")):
+        group = [r for r in paper if r.verdict == word]
+        if group:
+            lines += ["", f"```{{dropdown}} {title}: {len(group)} claims", ""]
+            lines += _claims_table(group) + ["```"]
     if mixed:
         lines += ["", "## Where the measurements disagree", ""]
         for r in mixed:
