@@ -41,12 +41,25 @@ from trajreg.stats import Estimate
 # Verdict words. For the paper's claims: "stronger than the paper" (the claim holds and its effect
 # lies beyond the paper's, e.g. more regular), "weaker than the paper" (the direction holds, the
 # effect is smaller than the band). For this companion's own questions: "holds" / "does not hold".
-VERDICTS = ("reproduces", "stronger than the paper", "weaker than the paper", "does not reproduce",
-            "inconclusive", "holds", "does not hold", "not run here", "illustration")
+VERDICTS = (
+    "reproduces",
+    "stronger than the paper",
+    "weaker than the paper",
+    "does not reproduce",
+    "inconclusive",
+    "holds",
+    "does not hold",
+    "not run here",
+    "illustration",
+)
 POSITIVE = ("reproduces", "stronger than the paper", "weaker than the paper", "holds")
 NEGATIVE = ("does not reproduce", "does not hold")
-_QUESTION_WORDS = {"reproduces": "holds", "stronger than the paper": "holds",
-                   "weaker than the paper": "holds", "does not reproduce": "does not hold"}
+_QUESTION_WORDS = {
+    "reproduces": "holds",
+    "stronger than the paper": "holds",
+    "weaker than the paper": "holds",
+    "does not reproduce": "does not hold",
+}
 KNOWN = ("printed", "read off a figure", "authors' code output", "text", "our question")
 NFES = (5, 6, 8, 10)
 
@@ -96,8 +109,12 @@ TABLE1: dict[tuple[str, str], tuple[float | None, ...]] = {
     ("lsun_bedroom", "ipndm"): (26.65, 20.73, 11.78, 5.57),
     ("lsun_bedroom", "ipndm+gits"): (15.85, 10.41, 7.31, 5.28),
 }
-TABLE1_NAMES = {"cifar10": "EDM CIFAR-10", "ffhq": "EDM FFHQ-64", "imagenet64": "EDM ImageNet-64",
-                "lsun_bedroom": "EDM LSUN Bedroom-256"}
+TABLE1_NAMES = {
+    "cifar10": "EDM CIFAR-10",
+    "ffhq": "EDM FFHQ-64",
+    "imagenet64": "EDM ImageNet-64",
+    "lsun_bedroom": "EDM LSUN Bedroom-256",
+}
 
 # ICML Table 2: Stable Diffusion, MS-COCO 30k captions, CFG 7.5, FID at NFE 10, 12, 14, 16.
 TABLE2_NFES = (10, 12, 14, 16)
@@ -112,35 +129,57 @@ TABLE3: dict[tuple[str, str], tuple[float | None, ...]] = {
     ("ipndm", "logSNR"): (19.87, 10.68, 4.74, 2.94),
     ("ipndm", "polynomial"): (13.59, 7.05, 3.69, 2.77),
     ("ipndm", "GITS"): (8.38, 4.88, 3.24, 2.49),
-    ("euler", "GITS"): (None, None, None, 10.09),   # Table 1 prints 10.37 for the same entry
+    ("euler", "GITS"): (None, None, None, 10.09),  # Table 1 prints 10.37 for the same entry
 }
 
 # ICML Table 4: GITS total time (s) on an A100, 256 warm-up samples, iPNDM teacher, K = 10.
-TABLE4: dict[str, float] = {"cifar10": 32.78, "ffhq": 62.79, "imagenet64": 85.07,
-                            "lsun_bedroom": 639.78, "laion_sd": 901.62}
+TABLE4: dict[str, float] = {
+    "cifar10": 32.78,
+    "ffhq": 62.79,
+    "imagenet64": 85.07,
+    "lsun_bedroom": 639.78,
+    "laion_sd": 901.62,
+}
 TABLE4_DP_SECONDS = 0.015
 
 # ICML Sec. 7: SD 1.5, DPM-Solver++(2M), 10 steps, FID.
 AYS: dict[str, float] = {"uniform": 14.28, "ays": 12.48, "gits": 12.02}
 
 # Geometry and magnitudes.
-FIG2_MAX_DEVIATION = 30.0          # ImageNet-64, text
-FIG2_SIGMA_MAX_SQRT_D = 8868.0     # sigma_max sqrt(64*64*3)
+FIG2_MAX_DEVIATION = 30.0  # ImageNet-64, text
+FIG2_SIGMA_MAX_SQRT_D = 8868.0  # sigma_max sqrt(64*64*3)
 FIG2_PEAK_SIGMA = 10.0
 FIG3_EXPLAINED_2PC = 0.85
-FIG4_PC1_MAX, FIG4_CHORD = 16.0, 4400.0          # CIFAR-10 panel axes
-FIG6_RISE_S, FIG6_TORSION_PEAK_S, FIG6_LENGTH = 7000.0, 8250.0, 8868.0   # JSTAT Fig. 6b ImageNet
+FIG4_PC1_MAX, FIG4_CHORD = 16.0, 4400.0  # CIFAR-10 panel axes
+FIG6_RISE_S, FIG6_TORSION_PEAK_S, FIG6_LENGTH = 7000.0, 8250.0, 8868.0  # JSTAT Fig. 6b ImageNet
 FIG6_TORSION_PEAK_T = 4.0
-FIG6_CIFAR_RISE_S, FIG6_CIFAR_LENGTH = 3800.0, 4400.0    # the repository's CIFAR-10 output
-EPS_NORM, EPS_NORM_LAST = 55.4, 38.6                     # repository output, CIFAR-10, Euler 20 NFE
-README_GITS_SCHEDULE = (80.0, 10.9836, 3.8811, 1.584, 0.5666, 0.1698, 0.002)   # presumably CIFAR-10, 6 NFE
+FIG6_CIFAR_RISE_S, FIG6_CIFAR_LENGTH = 3800.0, 4400.0  # the repository's CIFAR-10 output
+EPS_NORM, EPS_NORM_LAST = 55.4, 38.6  # repository output, CIFAR-10, Euler 20 NFE
+README_GITS_SCHEDULE = (80.0, 10.9836, 3.8811, 1.584, 0.5666, 0.1698, 0.002)  # presumably CIFAR-10, 6 NFE
 # The polynomial (rho 7) schedule's first stop at 6 steps, sigma 80 -> 0.002 (EDM's formula).
 POLY_FIRST_STOP_K6 = (80 ** (1 / 7) + (0.002 ** (1 / 7) - 80 ** (1 / 7)) / 6) ** 7
 
 
-__all__ = ["VERDICTS", "POSITIVE", "NEGATIVE", "KNOWN", "NFES", "CLAIMS", "Claim", "Primary", "claim",
-           "claims_for", "not_run", "Above", "Below", "DirectionAndSize", "Illustration", "OneSided",
-           "Rule", "Within"]
+__all__ = [
+    "VERDICTS",
+    "POSITIVE",
+    "NEGATIVE",
+    "KNOWN",
+    "NFES",
+    "CLAIMS",
+    "Claim",
+    "Primary",
+    "claim",
+    "claims_for",
+    "not_run",
+    "Above",
+    "Below",
+    "DirectionAndSize",
+    "Illustration",
+    "OneSided",
+    "Rule",
+    "Within",
+]
 
 
 def _g(x: float) -> str:
@@ -177,9 +216,14 @@ class Primary:
         return not (self.n and (row.get("n") or 0) < self.n)
 
     def describe(self) -> str:
-        parts = [self.metric or "the claim's measurement", self.model and f"on the {self.model} model",
-                 self.cost and f"GITS {self.cost} cost", self.budget, self.tier and f"{self.tier} tier",
-                 self.n and f"n >= {self.n:,}"]
+        parts = [
+            self.metric or "the claim's measurement",
+            self.model and f"on the {self.model} model",
+            self.cost and f"GITS {self.cost} cost",
+            self.budget,
+            self.tier and f"{self.tier} tier",
+            self.n and f"n >= {self.n:,}",
+        ]
         return ", ".join(p for p in parts if p)
 
 
@@ -228,15 +272,29 @@ class Claim:
 CLAIMS: dict[str, Claim] = {}
 
 
-def _add(id: str, source: str, statement: str, paper, known: str, paper_model: str, rule: Rule,  # noqa: A002
-         page: str, needs: str = "", *, name: str = "", primary: Primary = Primary(),
-         mixed_reason: str = "") -> None:
+def _add(
+    id: str,
+    *,
+    source: str,
+    statement: str,
+    paper,
+    known: str,
+    paper_model: str,  # noqa: A002
+    rule: Rule,
+    page: str,
+    needs: str = "",
+    name: str = "",
+    primary: Primary = Primary(),
+    mixed_reason: str = "",
+) -> None:
+    """Register a claim (keyword arguments: the fields of :class:`Claim`)."""
     if id in CLAIMS:
         raise ValueError(f"duplicate claim id {id!r}")
     if known not in KNOWN:
         raise ValueError(f"known={known!r} is not allowed; choose one of {list(KNOWN)}")
-    CLAIMS[id] = Claim(id, source, statement, paper, known, paper_model, rule, page, needs, name,
-                       primary, mixed_reason)
+    CLAIMS[id] = Claim(
+        id, source, statement, paper, known, paper_model, rule, page, needs, name, primary, mixed_reason
+    )
 
 
 def claim(id: str) -> Claim:  # noqa: A002
@@ -257,7 +315,7 @@ def not_run() -> list[Claim]:
 
 
 def _fmt_pair(a: float, b: float) -> str:
-    return f"{a:g} -> {b:g}"   # as printed
+    return f"{a:g} -> {b:g}"  # as printed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,323 +324,776 @@ def _fmt_pair(a: float, b: float) -> str:
 _RERUN = "papermill notebooks/{page}.ipynb runs/{out}.ipynb --cwd notebooks -f params/paper/{page}.yaml"
 _GPU = "a GPU (the build machines have none)"
 
+
+def _FID_PRIMARY(nfe: int) -> Primary:  # noqa: N802
+    return Primary(
+        metric="Inception FID", cost="dev", tier="large", n=10_000, gate=f"anchor.inception.nfe{nfe}"
+    )
+
+
+_TAB01_MIXED = (
+    "the classifier FID (Fashion-MNIST features) and the ODE error weigh other things than "
+    "the Inception FID: garment mix and distance to the exact solution (see the FID anchor "
+    "on this page and the Why GITS page)"
+)
+
+
 # Figure 1
-_add("fig01.picture", "ICML Fig. 1; JSTAT Fig. 1", "Each trajectory runs from the noise sphere to the "
-     "data along a regular path, steered by its denoising trajectory, in a low-dimensional subspace.",
-     None, "text", "schematic", Illustration(), "fig01_geometric_picture")
+def _figures_and_geometry() -> None:
+    _add(
+        "fig01.picture",
+        source="ICML Fig. 1; JSTAT Fig. 1",
+        statement="Each trajectory runs from the noise sphere to the "
+        "data along a regular path, steered by its denoising trajectory, in a low-dimensional subspace.",
+        paper=None,
+        known="text",
+        paper_model="schematic",
+        rule=Illustration(),
+        page="fig01_geometric_picture",
+    )
 
-# Figure 2
-_add("fig02.max_deviation", "ICML Sec. 3.1, Fig. 2; JSTAT Fig. 3", "The largest mean deviation of the "
-     "sampling trajectory from its chord is about 30 on a chord of sigma_max sqrt(d) = 8868: the "
-     "trajectory is almost straight (ratio about 0.34 %).", FIG2_MAX_DEVIATION / FIG2_SIGMA_MAX_SQRT_D,
-     "text", "EDM ImageNet-64, Euler 100 NFE, 5000 trajectories", Illustration(), "fig02_one_dim_projection",
-     name="Fig. 2: the deviation from the chord is small (shown, not tested: the ratio is set by "
-          "sigma_max and the pixel range, issue 22)")
-_add("fig02.peak_sigma", "ICML Sec. 3.1, Fig. 2", "The deviation is boomerang-shaped, peaking near "
-     "sigma = 10.", FIG2_PEAK_SIGMA, "text", "EDM ImageNet-64, Euler 100 NFE",
-     Within(FIG2_PEAK_SIGMA, 2.0), "fig02_one_dim_projection",
-     name="Fig. 2: the deviation is boomerang-shaped, peaking near sigma 10",
-     primary=Primary(model="learned"))
+    # Figure 2
+    _add(
+        "fig02.max_deviation",
+        source="ICML Sec. 3.1, Fig. 2; JSTAT Fig. 3",
+        statement="The largest mean deviation of the "
+        "sampling trajectory from its chord is about 30 on a chord of sigma_max sqrt(d) = 8868: the "
+        "trajectory is almost straight (ratio about 0.34 %).",
+        paper=FIG2_MAX_DEVIATION / FIG2_SIGMA_MAX_SQRT_D,
+        known="text",
+        paper_model="EDM ImageNet-64, Euler 100 NFE, 5000 trajectories",
+        rule=Illustration(),
+        page="fig02_one_dim_projection",
+        name="Fig. 2: the deviation from the chord is small (shown, not tested: the ratio is set by "
+        "sigma_max and the pixel range, issue 22)",
+    )
+    _add(
+        "fig02.peak_sigma",
+        source="ICML Sec. 3.1, Fig. 2",
+        statement="The deviation is boomerang-shaped, peaking near sigma = 10.",
+        paper=FIG2_PEAK_SIGMA,
+        known="text",
+        paper_model="EDM ImageNet-64, Euler 100 NFE",
+        rule=Within(FIG2_PEAK_SIGMA, 2.0),
+        page="fig02_one_dim_projection",
+        name="Fig. 2: the deviation is boomerang-shaped, peaking near sigma 10",
+        primary=Primary(model="learned"),
+    )
 
-# Figure 3
-_add("fig03.outside_2pcs", "ICML Sec. 3.2, Fig. 3(d); JSTAT Fig. 4", "Chord + 2 principal components "
-     "of the off-chord PCA explain about 85 % of a trajectory's variance (compared on the 15 % "
-     "left outside; one-sided: at least about 85 %).", FIG3_EXPLAINED_2PC, "text",
-     "EDM CIFAR-10 / FFHQ / ImageNet-64, 1000 trajectories",
-     OneSided(FIG3_EXPLAINED_2PC, 2.0, complement=True), "fig03_multidim_projection",
-     name="Fig. 3: a trajectory lives in a low-dimensional subspace (chord + 2 PCs)",
-     primary=Primary(model="learned"))
+    # Figure 3
+    _add(
+        "fig03.outside_2pcs",
+        source="ICML Sec. 3.2, Fig. 3(d); JSTAT Fig. 4",
+        statement="Chord + 2 principal components "
+        "of the off-chord PCA explain about 85 % of a trajectory's variance (compared on the 15 % "
+        "left outside; one-sided: at least about 85 %).",
+        paper=FIG3_EXPLAINED_2PC,
+        known="text",
+        paper_model="EDM CIFAR-10 / FFHQ / ImageNet-64, 1000 trajectories",
+        rule=OneSided(FIG3_EXPLAINED_2PC, 2.0, complement=True),
+        page="fig03_multidim_projection",
+        name="Fig. 3: a trajectory lives in a low-dimensional subspace (chord + 2 PCs)",
+        primary=Primary(model="learned"),
+    )
 
-# Figure 4 / JSTAT Fig. 5
-_add("fig04.pc1_ratio", "ICML Fig. 4(a)", "30 projected trajectories stay within PC 1 of about 16 "
-     "on a chord of about 4400: max |PC 1| / chord about 0.0036.", FIG4_PC1_MAX / FIG4_CHORD,
-     "read off a figure", "EDM CIFAR-10, 30 trajectories", Illustration(), "fig04_3d_projection",
-     name="Fig. 4: projected trajectories share one shape (shown, not tested: the ratio is set by "
-          "sigma_max and the pixel range, issue 22)")
-_add("fig04.calibration", "JSTAT Fig. 5, Eq. 13", "Procrustes calibration aligns the 30 trajectories "
-     "onto one shape.", None, "text", "EDM CIFAR-10 / ImageNet-64 / SD v1.5", Illustration(),
-     "fig04_3d_projection")
+    # Figure 4 / JSTAT Fig. 5
+    _add(
+        "fig04.pc1_ratio",
+        source="ICML Fig. 4(a)",
+        statement="30 projected trajectories stay within PC 1 of about 16 "
+        "on a chord of about 4400: max |PC 1| / chord about 0.0036.",
+        paper=FIG4_PC1_MAX / FIG4_CHORD,
+        known="read off a figure",
+        paper_model="EDM CIFAR-10, 30 trajectories",
+        rule=Illustration(),
+        page="fig04_3d_projection",
+        name="Fig. 4: projected trajectories share one shape (shown, not tested: the ratio is set by "
+        "sigma_max and the pixel range, issue 22)",
+    )
+    _add(
+        "fig04.calibration",
+        source="JSTAT Fig. 5, Eq. 13",
+        statement="Procrustes calibration aligns the 30 trajectories onto one shape.",
+        paper=None,
+        known="text",
+        paper_model="EDM CIFAR-10 / ImageNet-64 / SD v1.5",
+        rule=Illustration(),
+        page="fig04_3d_projection",
+    )
 
-# Figure 10 and Prop. A.14
-_add("fig10.ratio_below_one", "ICML App. A.3.4, Assumption A.13, Fig. 10 (right)", "Along learned "
-     "trajectories the gap to the KDE-optimal denoiser d1 is smaller than the optimal output's "
-     "distance d2 to the current point: d1/d2 < 1 at every step (share of (step, trajectory) pairs "
-     "with d1/d2 < 1 above 0.99; revised in issue 22 from the largest per-step mean, which tends "
-     "to 1 for any model that generalises).",
-     "< 1 at every step", "read off a figure", "EDM CIFAR-10 vs KDE of 50k images, 50k trajectories",
-     Above(0.99), "fig10_optimal_gap", name="Fig. 10: the learned denoiser stays closer to the optimal "
-     "one than the optimal output is to the state (d1/d2 < 1)")
-_add("fig10.left", "ICML Fig. 10 (left)", "The left panel of Fig. 10 (content not in our notes).",
-     None, "text", "EDM CIFAR-10", Illustration(), "",
-     needs="the PDF, to know what the panel shows; its data would come from "
-           "notebooks/fig10_optimal_gap.ipynb")
-_add("propA14.likelihood", "ICML App. A.3.4, Prop. A.14", "Under d1 <= d2 every step increases the "
-     "KDE likelihood p_h for any bandwidth h: p_h(x_{n-1}) >= p_h(x_n) (share of steps that increase "
-     "it, over bandwidths and trajectories).", "every step", "text", "KDE of CIFAR-10",
-     Above(0.99), "",
-     needs="log p_h of each state of fig10's trajectories for a few bandwidths h (a KDE over the 60k "
-           "training images; the machinery of trajreg.denoisers), added to "
-           "notebooks/fig10_optimal_gap.ipynb; CPU minutes")
+    # Figure 10 and Prop. A.14
+    _add(
+        "fig10.ratio_below_one",
+        source="ICML App. A.3.4, Assumption A.13, Fig. 10 (right)",
+        statement="Along learned "
+        "trajectories the gap to the KDE-optimal denoiser d1 is smaller than the optimal output's "
+        "distance d2 to the current point: d1/d2 < 1 at every step (share of (step, trajectory) pairs "
+        "with d1/d2 < 1 above 0.99; revised in issue 22 from the largest per-step mean, which tends "
+        "to 1 for any model that generalises).",
+        paper="< 1 at every step",
+        known="read off a figure",
+        paper_model="EDM CIFAR-10 vs KDE of 50k images, 50k trajectories",
+        rule=Above(0.99),
+        page="fig10_optimal_gap",
+        name="Fig. 10: the learned denoiser stays closer to the optimal "
+        "one than the optimal output is to the state (d1/d2 < 1)",
+    )
+    _add(
+        "fig10.left",
+        source="ICML Fig. 10 (left)",
+        statement="The left panel of Fig. 10 (content not in our notes).",
+        paper=None,
+        known="text",
+        paper_model="EDM CIFAR-10",
+        rule=Illustration(),
+        page="",
+        needs="the PDF, to know what the panel shows; its data would come from "
+        "notebooks/fig10_optimal_gap.ipynb",
+    )
+    _add(
+        "propA14.likelihood",
+        source="ICML App. A.3.4, Prop. A.14",
+        statement="Under d1 <= d2 every step increases the "
+        "KDE likelihood p_h for any bandwidth h: p_h(x_{n-1}) >= p_h(x_n) (share of steps that increase "
+        "it, over bandwidths and trajectories).",
+        paper="every step",
+        known="text",
+        paper_model="KDE of CIFAR-10",
+        rule=Above(0.99),
+        page="",
+        needs="log p_h of each state of fig10's trajectories for a few bandwidths h (a KDE over the 60k "
+        "training images; the machinery of trajreg.denoisers), added to "
+        "notebooks/fig10_optimal_gap.ipynb; CPU minutes",
+    )
 
-# Figure 11
-_add("fig11.optimal_replays", "ICML Fig. 11, App. A.3.5", "The KDE-optimal sampler ends on a training "
-     "image (share of seeds within 2 sigma_min sqrt(d) of the nearest one; an identity of the KDE "
-     "optimum at sigma_min, shown, not tested).", "on a training image",
-     "text", "KDE of CIFAR-10", Illustration(), "fig11_trajectory_rows",
-     name="Fig. 11: the optimal sampler replays a training image")
-_add("fig11.learned_new", "ICML Fig. 11, App. A.3.5", "The learned model from the same noise ends on a "
-     "new image: share of seeds whose distance to the nearest training image exceeds the 5th "
-     "percentile of real test images' distances to their nearest training image, above 0.9 (revised "
-     "in issue 22 from a threshold 15x below the observed distances).",
-     "new sample", "text", "EDM CIFAR-10", Above(0.9), "fig11_trajectory_rows",
-     name="Fig. 11: the learned model generates new images")
-_add("fig11.slight_deviation", "ICML Fig. 11, App. A.3.5", "The learned sample is a slight deviation of "
-     "the optimal one from the same noise: |x_0 - x*_0| is under half the median distance of two "
-     "training images (median over same-seed pairs).", "slight deviation", "text",
-     "EDM CIFAR-10 vs KDE", Below(0.5), "fig11_trajectory_rows",
-     name="Fig. 11: the learned sample is a slight deviation of the optimal one")
-_add("fig11.denoising_settles_first", "ICML Fig. 11", "The denoising outputs settle on the final "
-     "content long before the sampling states lose their noise.", None, "text", "EDM CIFAR-10",
-     Illustration(), "fig11_trajectory_rows")
+    # Figure 11
+    _add(
+        "fig11.optimal_replays",
+        source="ICML Fig. 11, App. A.3.5",
+        statement="The KDE-optimal sampler ends on a training "
+        "image (share of seeds within 2 sigma_min sqrt(d) of the nearest one; an identity of the KDE "
+        "optimum at sigma_min, shown, not tested).",
+        paper="on a training image",
+        known="text",
+        paper_model="KDE of CIFAR-10",
+        rule=Illustration(),
+        page="fig11_trajectory_rows",
+        name="Fig. 11: the optimal sampler replays a training image",
+    )
+    _add(
+        "fig11.learned_new",
+        source="ICML Fig. 11, App. A.3.5",
+        statement="The learned model from the same noise ends on a "
+        "new image: share of seeds whose distance to the nearest training image exceeds the 5th "
+        "percentile of real test images' distances to their nearest training image, above 0.9 (revised "
+        "in issue 22 from a threshold 15x below the observed distances).",
+        paper="new sample",
+        known="text",
+        paper_model="EDM CIFAR-10",
+        rule=Above(0.9),
+        page="fig11_trajectory_rows",
+        name="Fig. 11: the learned model generates new images",
+    )
+    _add(
+        "fig11.slight_deviation",
+        source="ICML Fig. 11, App. A.3.5",
+        statement="The learned sample is a slight deviation of "
+        "the optimal one from the same noise: |x_0 - x*_0| is under half the median distance of two "
+        "training images (median over same-seed pairs).",
+        paper="slight deviation",
+        known="text",
+        paper_model="EDM CIFAR-10 vs KDE",
+        rule=Below(0.5),
+        page="fig11_trajectory_rows",
+        name="Fig. 11: the learned sample is a slight deviation of the optimal one",
+    )
+    _add(
+        "fig11.denoising_settles_first",
+        source="ICML Fig. 11",
+        statement="The denoising outputs settle on the final "
+        "content long before the sampling states lose their noise.",
+        paper=None,
+        known="text",
+        paper_model="EDM CIFAR-10",
+        rule=Illustration(),
+        page="fig11_trajectory_rows",
+    )
 
-# JSTAT Fig. 6: curvature and torsion (bounded shares of the arc length: compared on 1 - s/L)
-_add("ct.rise_frac", "JSTAT Sec. 3.3, Fig. 6(b)", "Curvature and torsion start rising at arc length "
-     "about 7000 of 8868: about 80 % of the trajectory is almost straight (compared on the bent share "
-     "1 - s_rise/L; one-sided: at least about 80 % straight).", FIG6_RISE_S / FIG6_LENGTH,
-     "read off a figure", "EDM ImageNet-64, Euler 1000 NFE",
-     OneSided(FIG6_RISE_S / FIG6_LENGTH, 2.0, complement=True), "fig_curvature_torsion",
-     name="JSTAT Fig. 6: most of the trajectory is straight; it bends only at the end")
-_add("ct.torsion_peak_frac", "JSTAT Sec. 3.3, Fig. 6(b)", "Torsion peaks near arc length 8250 of 8868 "
-     "(compared on 1 - s_peak/L).", FIG6_TORSION_PEAK_S / FIG6_LENGTH, "read off a figure",
-     "EDM ImageNet-64, Euler 1000 NFE", Within(FIG6_TORSION_PEAK_S / FIG6_LENGTH, 2.0, complement=True),
-     "fig_curvature_torsion", name="JSTAT Fig. 6: torsion peaks near the end of the trajectory")
-_add("ct.torsion_peak_sigma", "JSTAT Sec. 3.3, Fig. 6(b)", "Torsion peaks near sampling time t = 4 "
-     "(the same peak as ct.torsion_peak_frac in sigma instead of arc length: shown, not counted twice).",
-     FIG6_TORSION_PEAK_T, "read off a figure", "EDM ImageNet-64, Euler 1000 NFE",
-     Illustration(), "fig_curvature_torsion")
-_add("ct.rise_frac_cifar10", "JSTAT Fig. 6; authors' main_extend.ipynb", "Curvature stays near 0 until "
-     "arc length about 3800 of 4400 (the estimate of ct.rise_frac against the CIFAR-10 plot: shown, "
-     "not counted twice).", FIG6_CIFAR_RISE_S / FIG6_CIFAR_LENGTH,
-     "read off a figure", "EDM CIFAR-10, Euler 1000 NFE, 100 trajectories",
-     Illustration(), "fig_curvature_torsion")
+    # JSTAT Fig. 6: curvature and torsion (bounded shares of the arc length: compared on 1 - s/L)
+    _add(
+        "ct.rise_frac",
+        source="JSTAT Sec. 3.3, Fig. 6(b)",
+        statement="Curvature and torsion start rising at arc length "
+        "about 7000 of 8868: about 80 % of the trajectory is almost straight (compared on the bent share "
+        "1 - s_rise/L; one-sided: at least about 80 % straight).",
+        paper=FIG6_RISE_S / FIG6_LENGTH,
+        known="read off a figure",
+        paper_model="EDM ImageNet-64, Euler 1000 NFE",
+        rule=OneSided(FIG6_RISE_S / FIG6_LENGTH, 2.0, complement=True),
+        page="fig_curvature_torsion",
+        name="JSTAT Fig. 6: most of the trajectory is straight; it bends only at the end",
+    )
+    _add(
+        "ct.torsion_peak_frac",
+        source="JSTAT Sec. 3.3, Fig. 6(b)",
+        statement="Torsion peaks near arc length 8250 of 8868 (compared on 1 - s_peak/L).",
+        paper=FIG6_TORSION_PEAK_S / FIG6_LENGTH,
+        known="read off a figure",
+        paper_model="EDM ImageNet-64, Euler 1000 NFE",
+        rule=Within(FIG6_TORSION_PEAK_S / FIG6_LENGTH, 2.0, complement=True),
+        page="fig_curvature_torsion",
+        name="JSTAT Fig. 6: torsion peaks near the end of the trajectory",
+    )
+    _add(
+        "ct.torsion_peak_sigma",
+        source="JSTAT Sec. 3.3, Fig. 6(b)",
+        statement="Torsion peaks near sampling time t = 4 "
+        "(the same peak as ct.torsion_peak_frac in sigma instead of arc length: shown, not counted twice).",
+        paper=FIG6_TORSION_PEAK_T,
+        known="read off a figure",
+        paper_model="EDM ImageNet-64, Euler 1000 NFE",
+        rule=Illustration(),
+        page="fig_curvature_torsion",
+    )
+    _add(
+        "ct.rise_frac_cifar10",
+        source="JSTAT Fig. 6; authors' main_extend.ipynb",
+        statement="Curvature stays near 0 until "
+        "arc length about 3800 of 4400 (the estimate of ct.rise_frac against the CIFAR-10 plot: shown, "
+        "not counted twice).",
+        paper=FIG6_CIFAR_RISE_S / FIG6_CIFAR_LENGTH,
+        known="read off a figure",
+        paper_model="EDM CIFAR-10, Euler 1000 NFE, 100 trajectories",
+        rule=Illustration(),
+        page="fig_curvature_torsion",
+    )
 
-# Magnitudes (App. A.3.3)
-_add("mag.eps_last", "ICML App. A.3.3, Eq. 48; authors' main_mp.ipynb", "|eps| stays at sqrt(d) "
-     "and drops only at the last step, to 38.6/55.4 of it (compared on the drop 1 - ratio).",
-     EPS_NORM_LAST / EPS_NORM, "read off a figure", "EDM CIFAR-10, Euler 20 NFE, 50k samples",
-     Within(EPS_NORM_LAST / EPS_NORM, 2.0, complement=True), "fig_magnitudes",
-     name="App. A.3.3: |eps| stays at sqrt(d) and drops only at the last step")
-_add("mag.eps_sqrt_d", "ICML Sec. 4.2, Lemma A.11, Remark A.12", "|eps| is about sqrt(d) at almost "
-     "every step.", EPS_NORM, "read off a figure", "EDM CIFAR-10", Illustration(), "fig_magnitudes")
-_add("mag.length", "ICML App. A.3.3, Eq. 49", "The sampling length is about sigma_T sqrt(d).", None,
-     "text", "EDM CIFAR-10", Illustration(), "fig_magnitudes")
+    # Magnitudes (App. A.3.3)
+    _add(
+        "mag.eps_last",
+        source="ICML App. A.3.3, Eq. 48; authors' main_mp.ipynb",
+        statement="|eps| stays at sqrt(d) "
+        "and drops only at the last step, to 38.6/55.4 of it (compared on the drop 1 - ratio).",
+        paper=EPS_NORM_LAST / EPS_NORM,
+        known="read off a figure",
+        paper_model="EDM CIFAR-10, Euler 20 NFE, 50k samples",
+        rule=Within(EPS_NORM_LAST / EPS_NORM, 2.0, complement=True),
+        page="fig_magnitudes",
+        name="App. A.3.3: |eps| stays at sqrt(d) and drops only at the last step",
+    )
+    _add(
+        "mag.eps_sqrt_d",
+        source="ICML Sec. 4.2, Lemma A.11, Remark A.12",
+        statement="|eps| is about sqrt(d) at almost every step.",
+        paper=EPS_NORM,
+        known="read off a figure",
+        paper_model="EDM CIFAR-10",
+        rule=Illustration(),
+        page="fig_magnitudes",
+    )
+    _add(
+        "mag.length",
+        source="ICML App. A.3.3, Eq. 49",
+        statement="The sampling length is about sigma_T sqrt(d).",
+        paper=None,
+        known="text",
+        paper_model="EDM CIFAR-10",
+        rule=Illustration(),
+        page="fig_magnitudes",
+    )
+
 
 # Section 4.2: KDE, mean shift, Gaussian scores
-_add("sec42.prop41", "ICML Prop. 4.1, Eq. 6; JSTAT Prop. 1", "An Euler step is a convex combination of "
-     "the current point and the denoising output (an identity).", None, "text", "any denoiser",
-     Illustration(), "sec42_mean_shift")
-_add("sec42.three_regimes", "ICML Sec. 4.2; JSTAT Sec. 4.2", "The KDE optimum moves linear - nonlinear - "
-     "linear: data mean, mixture, nearest training image.", None, "text", "KDE of CIFAR-10",
-     Illustration(), "sec42_mean_shift")
-_add("sec42.gaussian_boomerang", "JSTAT Sec. 4.3; authors' main_extend.ipynb", "Low-rank Gaussian scores "
-     "give the boomerang of the KDE optimum: ratio of their max deviation / chord to the KDE's "
-     "(a Gaussian fitted to the data's covariance gives a ratio near 1 by construction: shown, not "
-     "tested).", "same shape", "text", "CIFAR-10 Gaussian models", Illustration(),
-     "sec42_mean_shift")
+def _mean_shift() -> None:
+    _add(
+        "sec42.prop41",
+        source="ICML Prop. 4.1, Eq. 6; JSTAT Prop. 1",
+        statement="An Euler step is a convex combination of "
+        "the current point and the denoising output (an identity).",
+        paper=None,
+        known="text",
+        paper_model="any denoiser",
+        rule=Illustration(),
+        page="sec42_mean_shift",
+    )
+    _add(
+        "sec42.three_regimes",
+        source="ICML Sec. 4.2; JSTAT Sec. 4.2",
+        statement="The KDE optimum moves linear - nonlinear - "
+        "linear: data mean, mixture, nearest training image.",
+        paper=None,
+        known="text",
+        paper_model="KDE of CIFAR-10",
+        rule=Illustration(),
+        page="sec42_mean_shift",
+    )
+    _add(
+        "sec42.gaussian_boomerang",
+        source="JSTAT Sec. 4.3; authors' main_extend.ipynb",
+        statement="Low-rank Gaussian scores "
+        "give the boomerang of the KDE optimum: ratio of their max deviation / chord to the KDE's "
+        "(a Gaussian fitted to the data's covariance gives a ratio near 1 by construction: shown, not "
+        "tested).",
+        paper="same shape",
+        known="text",
+        paper_model="CIFAR-10 Gaussian models",
+        rule=Illustration(),
+        page="sec42_mean_shift",
+    )
+
 
 # GITS method
-_add("gits.first_stop_k6", "authors' README (GITS schedule)", "The GITS schedule for 6 steps jumps from "
-     f"sigma 80 much further than the polynomial schedule (README: to about 11; polynomial: "
-     f"{POLY_FIRST_STOP_K6:.1f}): its first stop below the polynomial's (revised in issue 22 from a "
-     "band around 11 whose edge fell between two teacher grid points).", README_GITS_SCHEDULE[1],
-     "authors' code output", "EDM CIFAR-10 (presumably), iPNDM, 6 NFE",
-     Below(POLY_FIRST_STOP_K6), "gits_method", name="GITS: the 6-step schedule's first jump is long",
-     primary=Primary(cost="dev"))
-_add("gits.premise", "companion (GITS's premise, ICML Sec. 5, Algorithm 1)", "The schedule with the "
-     "lower summed one-jump cost also ends closer to the teacher: paired final-error difference GITS - "
-     "polynomial (Euler, held-out noises) below 0.", None, "our question", "EDM models", Below(0.0),
-     "gits_method", primary=Primary(cost="dev", budget="K 10"))
+def _gits_method() -> None:
+    _add(
+        "gits.first_stop_k6",
+        source="authors' README (GITS schedule)",
+        statement="The GITS schedule for 6 steps jumps from "
+        f"sigma 80 much further than the polynomial schedule (README: to about 11; polynomial: "
+        f"{POLY_FIRST_STOP_K6:.1f}): its first stop below the polynomial's (revised in issue 22 from a "
+        "band around 11 whose edge fell between two teacher grid points).",
+        paper=README_GITS_SCHEDULE[1],
+        known="authors' code output",
+        paper_model="EDM CIFAR-10 (presumably), iPNDM, 6 NFE",
+        rule=Below(POLY_FIRST_STOP_K6),
+        page="gits_method",
+        name="GITS: the 6-step schedule's first jump is long",
+        primary=Primary(cost="dev"),
+    )
+    _add(
+        "gits.premise",
+        source="companion (GITS's premise, ICML Sec. 5, Algorithm 1)",
+        statement="The schedule with the "
+        "lower summed one-jump cost also ends closer to the teacher: paired final-error difference GITS - "
+        "polynomial (Euler, held-out noises) below 0.",
+        paper=None,
+        known="our question",
+        paper_model="EDM models",
+        rule=Below(0.0),
+        page="gits_method",
+        primary=Primary(cost="dev", budget="K 10"),
+    )
+
 
 # Table 1 (run on our model, every budget). Primary: the paper's metric (Inception FID, n = 10,000,
 # large tier) in the authors' configuration (dev cost, gamma 1.15), gated by the FID anchor at the
 # same budget; the classifier FID, the written L2 cost and the ODE error are secondary evidence.
+def _table1() -> None:
+    for _i, _n in enumerate(NFES):
+        _p, _g_ = TABLE1[("cifar10", "ipndm")][_i], TABLE1[("cifar10", "ipndm+gits")][_i]
+        _add(
+            f"tab01.ipndm_gits_fid.nfe{_n}",
+            source="ICML Table 1",
+            statement=f"At NFE {_n}, GITS lowers iPNDM's FID below "
+            f"the polynomial schedule's (CIFAR-10: {_fmt_pair(_p, _g_)}): paired difference GITS - "
+            "polynomial below 0.",
+            paper=_g_ - _p,
+            known="printed",
+            paper_model="EDM CIFAR-10, 50k samples",
+            rule=Below(0.0),
+            page="tab01_fid_nfe",
+            name=f"Table 1, NFE {_n}: GITS lowers iPNDM's FID",
+            primary=_FID_PRIMARY(_n),
+            mixed_reason=_TAB01_MIXED,
+        )
+        _add(
+            f"tab01.ipndm_gits_fid_ratio.nfe{_n}",
+            source="ICML Table 1",
+            statement=f"At NFE {_n}, iPNDM FID GITS / "
+            f"polynomial (paper: {_g(_g_ / _p)}): the size of the effect of tab01.ipndm_gits_fid, "
+            "reported, not judged (a Fashion-MNIST effect is not comparable with CIFAR-10's; issue 22).",
+            paper=_g_ / _p,
+            known="printed",
+            paper_model="EDM CIFAR-10, 50k samples",
+            rule=Illustration(),
+            page="tab01_fid_nfe",
+        )
+        _p, _g_ = TABLE1[("cifar10", "ddim")][_i], TABLE1[("cifar10", "ddim+gits")][_i]
+        _add(
+            f"tab01.ddim_gits_fid.nfe{_n}",
+            source="ICML Table 1",
+            statement=f"At NFE {_n}, GITS lowers DDIM's FID "
+            f"(CIFAR-10: {_fmt_pair(_p, _g_)}): paired difference GITS - polynomial below 0.",
+            paper=_g_ - _p,
+            known="printed",
+            paper_model="EDM CIFAR-10, 50k samples",
+            rule=Below(0.0),
+            page="tab01_fid_nfe",
+            name=f"Table 1, NFE {_n}: GITS lowers DDIM's FID",
+            primary=_FID_PRIMARY(_n),
+        )
+        _others = [
+            v[_i]
+            for (d, m), v in TABLE1.items()
+            if d == "cifar10" and m != "ipndm+gits" and not m.startswith("amed") and v[_i] is not None
+        ]
+        _add(
+            f"tab01.ipndm_gits_best.nfe{_n}",
+            source="ICML Table 1",
+            statement=f"At NFE {_n}, iPNDM + GITS has the lowest "
+            "FID of the solvers run here (paired difference to the best other row below 0).",
+            paper=TABLE1[("cifar10", "ipndm+gits")][_i] - min(_others),
+            known="printed",
+            paper_model="EDM CIFAR-10, 50k samples",
+            rule=Below(0.0),
+            page="tab01_fid_nfe",
+            name=f"Table 1, NFE {_n}: iPNDM + GITS is the best row",
+            primary=_FID_PRIMARY(_n),
+        )
+        _add(
+            f"tab01.ipndm_gits_ode.nfe{_n}",
+            source="companion (what the GITS cost targets, ICML Sec. 5)",
+            statement=f"At NFE {_n}, GITS brings iPNDM's samples closer to the exact ODE solution from "
+            "the same noise: paired mean ODE-error difference GITS - polynomial below 0.",
+            paper=None,
+            known="our question",
+            paper_model="EDM models",
+            rule=Below(0.0),
+            page="tab01_fid_nfe",
+            primary=Primary(cost="dev", tier="large"),
+        )
 
+    _add(
+        "tab01.cifar10_ipndm_gits",
+        source="ICML Table 1",
+        statement="On EDM CIFAR-10 itself, iPNDM + GITS lowers FID at "
+        "NFE 5, 6, 8, 10 ("
+        + ", ".join(
+            _fmt_pair(a, b)
+            for a, b in zip(TABLE1[("cifar10", "ipndm")], TABLE1[("cifar10", "ipndm+gits")], strict=True)
+        )
+        + ").",
+        paper=TABLE1[("cifar10", "ipndm+gits")][0] - TABLE1[("cifar10", "ipndm")][0],
+        known="printed",
+        paper_model="EDM CIFAR-10, 50k samples",
+        rule=Below(0.0),
+        page="",
+        needs=f"the EDM CIFAR-10 checkpoint, {_GPU}, Inception FID on 50k samples: "
+        + _RERUN.format(page="tab01_fid_nfe", out="tab01_cifar10"),
+    )
+    for _d, _model, _ref in (
+        ("ffhq", "edm-ffhq-uncond-vp", "edm-ffhq-64x64"),
+        ("imagenet64", "edm-imagenet64-cond-adm", "edm-imagenet-64x64"),
+        ("lsun_bedroom", "cm-lsun-bedroom-edm", "an LSUN Bedroom reference (none pinned)"),
+    ):
+        _add(
+            f"tab01.{_d}_ipndm_gits",
+            source="ICML Table 1",
+            statement=f"On {TABLE1_NAMES[_d]}, iPNDM + GITS lowers FID at "
+            "NFE 5, 6, 8, 10 ("
+            + ", ".join(
+                _fmt_pair(a, b)
+                for a, b in zip(TABLE1[(_d, "ipndm")], TABLE1[(_d, "ipndm+gits")], strict=True)
+            )
+            + ").",
+            paper=TABLE1[(_d, "ipndm+gits")][0] - TABLE1[(_d, "ipndm")][0],
+            known="printed",
+            paper_model=f"{TABLE1_NAMES[_d]}, 50k samples",
+            rule=Below(0.0),
+            page="",
+            needs=f"{_model} (downloaded and pinned by trajreg.official), {_GPU}, Inception FID on 50k "
+            f"samples against {_ref}: "
+            + _RERUN.format(page="tab01_fid_nfe", out=f"tab01_{_d}")
+            + f" -p model {_model} -p kde_model ''",
+        )
+    _add(
+        "tab01.amed_plugin_cifar10_nfe10",
+        source="ICML Table 1",
+        statement="At CIFAR-10 NFE 10, AMED-Plugin (2.48) edges "
+        "out iPNDM + GITS (2.49): paired FID difference AMED-Plugin - GITS below 0.",
+        paper=TABLE1[("cifar10", "amed_plugin")][3] - TABLE1[("cifar10", "ipndm+gits")][3],
+        known="printed",
+        paper_model="EDM CIFAR-10, 50k samples",
+        rule=Below(0.0),
+        page="",
+        needs="AMED-Plugin's trained direction predictor (Zhou et al., CVPR 2024; zju-pi/diff-sampler "
+        "amed-solver-main), not implemented here; then the Table 1 page with it as a solver",
+    )
+    _add(
+        "tab01.amed_solver_lsun_nfe8",
+        source="ICML Table 1",
+        statement="At LSUN Bedroom NFE 8, AMED-Solver (6.95) beats "
+        "iPNDM + GITS (7.31): paired FID difference AMED-Solver - GITS below 0.",
+        paper=TABLE1[("lsun_bedroom", "amed_solver")][2] - TABLE1[("lsun_bedroom", "ipndm+gits")][2],
+        known="printed",
+        paper_model="EDM LSUN Bedroom-256, 50k samples",
+        rule=Below(0.0),
+        page="",
+        needs="AMED-Solver (not implemented here) and the LSUN Bedroom model on a GPU",
+    )
+    _add(
+        "tab01.res_imagenet64",
+        source="ICML Table 1",
+        statement="On ImageNet-64, iPNDM + GITS beats RES(M) at every NFE "
+        f"(NFE 5: {_fmt_pair(TABLE1[('imagenet64', 'res_m')][0], TABLE1[('imagenet64', 'ipndm+gits')][0])}).",
+        paper=TABLE1[("imagenet64", "ipndm+gits")][0] - TABLE1[("imagenet64", "res_m")][0],
+        known="printed",
+        paper_model="EDM ImageNet-64, 50k samples",
+        rule=Below(0.0),
+        page="",
+        needs="the RES(M) solver (Zhang et al. 2023; numbers presumably from its paper), not implemented "
+        "here, and the ImageNet-64 model on a GPU",
+    )
 
-def _FID_PRIMARY(nfe: int) -> Primary:  # noqa: N802
-    return Primary(metric="Inception FID", cost="dev", tier="large", n=10_000,
-                   gate=f"anchor.inception.nfe{nfe}")
-
-
-_TAB01_MIXED = ("the classifier FID (Fashion-MNIST features) and the ODE error weigh other things than "
-                "the Inception FID: garment mix and distance to the exact solution (see the FID anchor "
-                "on this page and the Why GITS page)")
-
-for _i, _n in enumerate(NFES):
-    _p, _g_ = TABLE1[("cifar10", "ipndm")][_i], TABLE1[("cifar10", "ipndm+gits")][_i]
-    _add(f"tab01.ipndm_gits_fid.nfe{_n}", "ICML Table 1", f"At NFE {_n}, GITS lowers iPNDM's FID below "
-         f"the polynomial schedule's (CIFAR-10: {_fmt_pair(_p, _g_)}): paired difference GITS - "
-         "polynomial below 0.", _g_ - _p, "printed", "EDM CIFAR-10, 50k samples", Below(0.0), "tab01_fid_nfe",
-         name=f"Table 1, NFE {_n}: GITS lowers iPNDM's FID", primary=_FID_PRIMARY(_n),
-         mixed_reason=_TAB01_MIXED)
-    _add(f"tab01.ipndm_gits_fid_ratio.nfe{_n}", "ICML Table 1", f"At NFE {_n}, iPNDM FID GITS / "
-         f"polynomial (paper: {_g(_g_ / _p)}): the size of the effect of tab01.ipndm_gits_fid, "
-         "reported, not judged (a Fashion-MNIST effect is not comparable with CIFAR-10's; issue 22).",
-         _g_ / _p, "printed", "EDM CIFAR-10, 50k samples", Illustration(), "tab01_fid_nfe")
-    _p, _g_ = TABLE1[("cifar10", "ddim")][_i], TABLE1[("cifar10", "ddim+gits")][_i]
-    _add(f"tab01.ddim_gits_fid.nfe{_n}", "ICML Table 1", f"At NFE {_n}, GITS lowers DDIM's FID "
-         f"(CIFAR-10: {_fmt_pair(_p, _g_)}): paired difference GITS - polynomial below 0.", _g_ - _p,
-         "printed", "EDM CIFAR-10, 50k samples", Below(0.0), "tab01_fid_nfe",
-         name=f"Table 1, NFE {_n}: GITS lowers DDIM's FID", primary=_FID_PRIMARY(_n))
-    _others = [v[_i] for (d, m), v in TABLE1.items() if d == "cifar10" and m != "ipndm+gits"
-               and not m.startswith("amed") and v[_i] is not None]
-    _add(f"tab01.ipndm_gits_best.nfe{_n}", "ICML Table 1", f"At NFE {_n}, iPNDM + GITS has the lowest "
-         "FID of the solvers run here (paired difference to the best other row below 0).",
-         TABLE1[("cifar10", "ipndm+gits")][_i] - min(_others), "printed", "EDM CIFAR-10, 50k samples",
-         Below(0.0), "tab01_fid_nfe", name=f"Table 1, NFE {_n}: iPNDM + GITS is the best row",
-         primary=_FID_PRIMARY(_n))
-    _add(f"tab01.ipndm_gits_ode.nfe{_n}", "companion (what the GITS cost targets, ICML Sec. 5)",
-         f"At NFE {_n}, GITS brings iPNDM's samples closer to the exact ODE solution from the same "
-         "noise: paired mean ODE-error difference GITS - polynomial below 0.", None, "our question",
-         "EDM models", Below(0.0), "tab01_fid_nfe", primary=Primary(cost="dev", tier="large"))
-
-_add("tab01.cifar10_ipndm_gits", "ICML Table 1", "On EDM CIFAR-10 itself, iPNDM + GITS lowers FID at "
-     "NFE 5, 6, 8, 10 (" + ", ".join(_fmt_pair(a, b) for a, b in zip(TABLE1[("cifar10", "ipndm")],
-                                                                   TABLE1[("cifar10", "ipndm+gits")],
-                                                                   strict=True)) + ").",
-     TABLE1[("cifar10", "ipndm+gits")][0] - TABLE1[("cifar10", "ipndm")][0], "printed",
-     "EDM CIFAR-10, 50k samples", Below(0.0), "",
-     needs=f"the EDM CIFAR-10 checkpoint, {_GPU}, Inception FID on 50k samples: "
-           + _RERUN.format(page="tab01_fid_nfe", out="tab01_cifar10"))
-for _d, _model, _ref in (("ffhq", "edm-ffhq-uncond-vp", "edm-ffhq-64x64"),
-                         ("imagenet64", "edm-imagenet64-cond-adm", "edm-imagenet-64x64"),
-                         ("lsun_bedroom", "cm-lsun-bedroom-edm", "an LSUN Bedroom reference (none pinned)")):
-    _add(f"tab01.{_d}_ipndm_gits", "ICML Table 1", f"On {TABLE1_NAMES[_d]}, iPNDM + GITS lowers FID at "
-         "NFE 5, 6, 8, 10 (" + ", ".join(_fmt_pair(a, b) for a, b in zip(
-             TABLE1[(_d, "ipndm")], TABLE1[(_d, "ipndm+gits")], strict=True)) + ").",
-         TABLE1[(_d, "ipndm+gits")][0] - TABLE1[(_d, "ipndm")][0], "printed",
-         f"{TABLE1_NAMES[_d]}, 50k samples", Below(0.0), "",
-         needs=f"{_model} (downloaded and pinned by trajreg.official), {_GPU}, Inception FID on 50k "
-               f"samples against {_ref}: " + _RERUN.format(page="tab01_fid_nfe", out=f"tab01_{_d}")
-               + f" -p model {_model} -p kde_model ''")
-_add("tab01.amed_plugin_cifar10_nfe10", "ICML Table 1", "At CIFAR-10 NFE 10, AMED-Plugin (2.48) edges "
-     "out iPNDM + GITS (2.49): paired FID difference AMED-Plugin - GITS below 0.",
-     TABLE1[("cifar10", "amed_plugin")][3] - TABLE1[("cifar10", "ipndm+gits")][3], "printed",
-     "EDM CIFAR-10, 50k samples", Below(0.0), "",
-     needs="AMED-Plugin's trained direction predictor (Zhou et al., CVPR 2024; zju-pi/diff-sampler "
-           "amed-solver-main), not implemented here; then the Table 1 page with it as a solver")
-_add("tab01.amed_solver_lsun_nfe8", "ICML Table 1", "At LSUN Bedroom NFE 8, AMED-Solver (6.95) beats "
-     "iPNDM + GITS (7.31): paired FID difference AMED-Solver - GITS below 0.",
-     TABLE1[("lsun_bedroom", "amed_solver")][2] - TABLE1[("lsun_bedroom", "ipndm+gits")][2], "printed",
-     "EDM LSUN Bedroom-256, 50k samples", Below(0.0), "",
-     needs="AMED-Solver (not implemented here) and the LSUN Bedroom model on a GPU")
-_add("tab01.res_imagenet64", "ICML Table 1", "On ImageNet-64, iPNDM + GITS beats RES(M) at every NFE "
-     f"(NFE 5: {_fmt_pair(TABLE1[('imagenet64', 'res_m')][0], TABLE1[('imagenet64', 'ipndm+gits')][0])}).",
-     TABLE1[("imagenet64", "ipndm+gits")][0] - TABLE1[("imagenet64", "res_m")][0], "printed",
-     "EDM ImageNet-64, 50k samples", Below(0.0), "",
-     needs="the RES(M) solver (Zhang et al. 2023; numbers presumably from its paper), not implemented "
-           "here, and the ImageNet-64 model on a GPU")
 
 # Table 2 and Sec. 7 (Stable Diffusion)
-for _i, _n in enumerate(TABLE2_NFES):
-    _p, _g_ = TABLE2["dpmpp_2m"][_i], TABLE2["dpmpp_2m+gits"][_i]
-    _add(f"tab02.sd_gits_fid.nfe{_n}", "ICML Table 2", f"On Stable Diffusion at NFE {_n}, GITS lowers "
-         f"DPM-Solver++(2M)'s FID ({_fmt_pair(_p, _g_)}): paired difference below 0.", _g_ - _p,
-         "printed", "Stable Diffusion v1.x, MS-COCO 30k captions, CFG 7.5", Below(0.0), "",
-         needs=f"the 4 GB SD v1.5 weights and MS-COCO 30k captions, {_GPU} (about a GPU-day): the "
-               "recipe in the trajreg.sd module docstring (sd.warmup, sd.search, sd.generate), then "
-               "python -m trajreg.fid on the sample folders")
-_add("sec7.ays_gits", "ICML Sec. 7", f"On SD 1.5 with DPM-Solver++(2M) at 10 steps, GITS "
-     f"({AYS['gits']:g}) beats Align Your Steps ({AYS['ays']:g}) and the uniform schedule "
-     f"({AYS['uniform']:g}): paired FID difference GITS - AYS below 0.", AYS["gits"] - AYS["ays"],
-     "printed", "Stable Diffusion v1.5, 10 steps", Below(0.0), "",
-     needs=f"SD v1.5 weights, MS-COCO captions and {_GPU}; the AYS schedule for SD 1.5 (published "
-           "10-step sigmas) run through trajreg.sd.generate beside the GITS one")
+def _stable_diffusion() -> None:
+    for _i, _n in enumerate(TABLE2_NFES):
+        _p, _g_ = TABLE2["dpmpp_2m"][_i], TABLE2["dpmpp_2m+gits"][_i]
+        _add(
+            f"tab02.sd_gits_fid.nfe{_n}",
+            source="ICML Table 2",
+            statement=f"On Stable Diffusion at NFE {_n}, GITS lowers "
+            f"DPM-Solver++(2M)'s FID ({_fmt_pair(_p, _g_)}): paired difference below 0.",
+            paper=_g_ - _p,
+            known="printed",
+            paper_model="Stable Diffusion v1.x, MS-COCO 30k captions, CFG 7.5",
+            rule=Below(0.0),
+            page="",
+            needs=f"the 4 GB SD v1.5 weights and MS-COCO 30k captions, {_GPU} (about a GPU-day): the "
+            "recipe in the trajreg.sd module docstring (sd.warmup, sd.search, sd.generate), then "
+            "python -m trajreg.fid on the sample folders",
+        )
+    _add(
+        "sec7.ays_gits",
+        source="ICML Sec. 7",
+        statement=f"On SD 1.5 with DPM-Solver++(2M) at 10 steps, GITS "
+        f"({AYS['gits']:g}) beats Align Your Steps ({AYS['ays']:g}) and the uniform schedule "
+        f"({AYS['uniform']:g}): paired FID difference GITS - AYS below 0.",
+        paper=AYS["gits"] - AYS["ays"],
+        known="printed",
+        paper_model="Stable Diffusion v1.5, 10 steps",
+        rule=Below(0.0),
+        page="",
+        needs=f"SD v1.5 weights, MS-COCO captions and {_GPU}; the AYS schedule for SD 1.5 (published "
+        "10-step sigmas) run through trajreg.sd.generate beside the GITS one",
+    )
+
 
 # Table 3 (iPNDM on four schedules; GITS vs polynomial is tab01's claim)
-for _i, _n in enumerate(NFES):
-    for _s, _key in (("uniform", "uniform"), ("logSNR", "logsnr")):
-        _p, _g_ = TABLE3[("ipndm", _s)][_i], TABLE3[("ipndm", "GITS")][_i]
-        _add(f"tab03.ipndm_gits_vs_{_key}_fid.nfe{_n}", "ICML Table 3", f"At NFE {_n}, iPNDM on GITS "
-             f"has a lower FID than on the {_s} schedule (CIFAR-10: {_fmt_pair(_p, _g_)}): paired "
-             f"difference GITS - {_s} below 0.", _g_ - _p, "printed", "EDM CIFAR-10, 50k samples",
-             Below(0.0), "tab03_schedules", name=f"Table 3, NFE {_n}: GITS beats the {_s} schedule",
-             primary=_FID_PRIMARY(_n))
+def _table3() -> None:
+    for _i, _n in enumerate(NFES):
+        for _s, _key in (("uniform", "uniform"), ("logSNR", "logsnr")):
+            _p, _g_ = TABLE3[("ipndm", _s)][_i], TABLE3[("ipndm", "GITS")][_i]
+            _add(
+                f"tab03.ipndm_gits_vs_{_key}_fid.nfe{_n}",
+                source="ICML Table 3",
+                statement=f"At NFE {_n}, iPNDM on GITS "
+                f"has a lower FID than on the {_s} schedule (CIFAR-10: {_fmt_pair(_p, _g_)}): paired "
+                f"difference GITS - {_s} below 0.",
+                paper=_g_ - _p,
+                known="printed",
+                paper_model="EDM CIFAR-10, 50k samples",
+                rule=Below(0.0),
+                page="tab03_schedules",
+                name=f"Table 3, NFE {_n}: GITS beats the {_s} schedule",
+                primary=_FID_PRIMARY(_n),
+            )
+
 
 # Table 4
-_add("tab04.dp_share", "ICML Table 4", f"The dynamic programme is a negligible part of the search "
-     f"({TABLE4_DP_SECONDS:g} s of {TABLE4['cifar10']:g} s): DP time / total below 1 %.",
-     TABLE4_DP_SECONDS / TABLE4["cifar10"], "printed", "EDM CIFAR-10, A100", Illustration(),
-     "tab04_time_cost")
-_add("tab04.total_time", "ICML Table 4", f"The whole GITS search takes {TABLE4['cifar10']:g} s on "
-     "CIFAR-10 (hardware-specific: not compared).", TABLE4["cifar10"], "printed", "EDM CIFAR-10, A100",
-     Illustration(), "tab04_time_cost")
-for _d, _name in (("ffhq", "EDM FFHQ-64"), ("imagenet64", "EDM ImageNet-64"),
-                  ("lsun_bedroom", "EDM LSUN Bedroom-256"), ("laion_sd", "Stable Diffusion (LAION)")):
-    _add(f"tab04.total_time.{_d}", "ICML Table 4", f"The GITS search takes {TABLE4[_d]:g} s on {_name}.",
-         TABLE4[_d], "printed", f"{_name}, A100", Illustration(), "",
-         needs=f"the {_name} model and {_GPU}: " + _RERUN.format(page="tab04_time_cost", out=f"tab04_{_d}"))
+def _tables_4_to_6() -> None:
+    _add(
+        "tab04.dp_share",
+        source="ICML Table 4",
+        statement=f"The dynamic programme is a negligible part of the search "
+        f"({TABLE4_DP_SECONDS:g} s of {TABLE4['cifar10']:g} s): DP time / total below 1 %.",
+        paper=TABLE4_DP_SECONDS / TABLE4["cifar10"],
+        known="printed",
+        paper_model="EDM CIFAR-10, A100",
+        rule=Illustration(),
+        page="tab04_time_cost",
+    )
+    _add(
+        "tab04.total_time",
+        source="ICML Table 4",
+        statement=f"The whole GITS search takes {TABLE4['cifar10']:g} s on "
+        "CIFAR-10 (hardware-specific: not compared).",
+        paper=TABLE4["cifar10"],
+        known="printed",
+        paper_model="EDM CIFAR-10, A100",
+        rule=Illustration(),
+        page="tab04_time_cost",
+    )
+    for _d, _name in (
+        ("ffhq", "EDM FFHQ-64"),
+        ("imagenet64", "EDM ImageNet-64"),
+        ("lsun_bedroom", "EDM LSUN Bedroom-256"),
+        ("laion_sd", "Stable Diffusion (LAION)"),
+    ):
+        _add(
+            f"tab04.total_time.{_d}",
+            source="ICML Table 4",
+            statement=f"The GITS search takes {TABLE4[_d]:g} s on {_name}.",
+            paper=TABLE4[_d],
+            known="printed",
+            paper_model=f"{_name}, A100",
+            rule=Illustration(),
+            page="",
+            needs=f"the {_name} model and {_GPU}: "
+            + _RERUN.format(page="tab04_time_cost", out=f"tab04_{_d}"),
+        )
 
-# Table 5 / Cor. 4.2-4.3 (identities)
-_add("tab05.cor42", "ICML Cor. 4.2", "The denoising output is the one-step Euler prediction to "
-     "sigma = 0 (an identity).", None, "text", "any denoiser", Illustration(), "",
-     needs="nothing to measure (an identity of the Euler update); a unit test would show it")
-_add("tab05.cor43", "ICML Cor. 4.3, App. Table 5", "Every second-order ODE sampler is a first-order "
-     "finite difference of dr/dsigma (Table 5).", None, "text", "any denoiser", Illustration(), "",
-     needs="Table 5's content (not transcribed here), then a symbolic check of Heun's and "
-           "DPM-Solver-2's updates in trajreg.solvers against Eq. 6")
+    # Table 5 / Cor. 4.2-4.3 (identities)
+    _add(
+        "tab05.cor42",
+        source="ICML Cor. 4.2",
+        statement="The denoising output is the one-step Euler prediction to sigma = 0 (an identity).",
+        paper=None,
+        known="text",
+        paper_model="any denoiser",
+        rule=Illustration(),
+        page="",
+        needs="nothing to measure (an identity of the Euler update); a unit test would show it",
+    )
+    _add(
+        "tab05.cor43",
+        source="ICML Cor. 4.3, App. Table 5",
+        statement="Every second-order ODE sampler is a first-order finite difference of dr/dsigma (Table 5).",
+        paper=None,
+        known="text",
+        paper_model="any denoiser",
+        rule=Illustration(),
+        page="",
+        needs="Table 5's content (not transcribed here), then a symbolic check of Heun's and "
+        "DPM-Solver-2's updates in trajreg.solvers against Eq. 6",
+    )
 
-# Table 6
-for _n in (5, 8):
-    _add(f"tab06.warmup_spread.nfe{_n}", "ICML App. Table 6", f"Fewer warm-up samples give a more "
-         f"variable GITS schedule: slope of log(spread of the NFE-{_n} ODE error over disjoint "
-         "warm-up subsets) against log(warm-up size), over all sizes, below 0.",
-         "fewer samples, larger variance", "text", "EDM CIFAR-10", Below(0.0), "tab06_ablations")
-_add("tab06.printed_numbers", "ICML App. Table 6", "The FIDs of Table 6 by number of warm-up samples.",
-     None, "text", "EDM CIFAR-10", Illustration(), "",
-     needs="Table 6's numbers (not transcribed here); the page measures the trend on our model")
+    # Table 6
+    for _n in (5, 8):
+        _add(
+            f"tab06.warmup_spread.nfe{_n}",
+            source="ICML App. Table 6",
+            statement=f"Fewer warm-up samples give a more "
+            f"variable GITS schedule: slope of log(spread of the NFE-{_n} ODE error over disjoint "
+            "warm-up subsets) against log(warm-up size), over all sizes, below 0.",
+            paper="fewer samples, larger variance",
+            known="text",
+            paper_model="EDM CIFAR-10",
+            rule=Below(0.0),
+            page="tab06_ablations",
+        )
+    _add(
+        "tab06.printed_numbers",
+        source="ICML App. Table 6",
+        statement="The FIDs of Table 6 by number of warm-up samples.",
+        paper=None,
+        known="text",
+        paper_model="EDM CIFAR-10",
+        rule=Illustration(),
+        page="",
+        needs="Table 6's numbers (not transcribed here); the page measures the trend on our model",
+    )
+
 
 # ----------------------------------------------------------------------------------------------
 # Questions this companion asks beyond the paper ("our question"): rules fixed before the runs.
+def _why_gits() -> None:
+    # Why GITS helps at NFE 5-6 and not at 8-10 on our model (page gits_why).
+    for _n in NFES:
+        _add(
+            f"why.gits_ode.nfe{_n}",
+            source="companion; cf. OSS (Pei et al. 2025)",
+            statement=f"At NFE {_n}, iPNDM + GITS "
+            "(dev cost) ends closer to a 100-step solution from the same noise than the polynomial "
+            "schedule: paired ratio of mean ODE errors GITS / polynomial below 1.",
+            paper=None,
+            known="our question",
+            paper_model="fmnist-edm",
+            rule=Below(1.0),
+            page="gits_why",
+        )
+    _add(
+        "why.h1_growth",
+        source="companion, hypothesis H1",
+        statement="The error of GITS's first jump (sigma 80 -> ~5) "
+        "grows on the way down: mean final / landing error of that jump above 1.",
+        paper=None,
+        known="our question",
+        paper_model="fmnist-edm",
+        rule=Above(1.0),
+        page="gits_why",
+    )
+    for _n in (8, 10):
+        _add(
+            f"why.h1_oracle.nfe{_n}",
+            source="companion, hypothesis H1",
+            statement=f"At NFE {_n}, replacing the state "
+            "after GITS's first jump by the exact one lowers the final error: oracle / control below 1.",
+            paper=None,
+            known="our question",
+            paper_model="fmnist-edm",
+            rule=Below(1.0),
+            page="gits_why",
+        )
+        _add(
+            f"why.h2_dev.nfe{_n}",
+            source="companion, hypothesis H2",
+            statement=f"At NFE {_n}, the authors' dev cost "
+            "gives a schedule closer to the reference than the written L2 cost: dev / L2 below 1.",
+            paper=None,
+            known="our question",
+            paper_model="fmnist-edm",
+            rule=Below(1.0),
+            page="gits_why",
+        )
+        _add(
+            f"why.h3_kde_schedule.nfe{_n}",
+            source="companion, hypothesis H3",
+            statement=f"At NFE {_n}, the exact KDE "
+            "denoiser's GITS schedule, used on the network, ends closer than the network's own: "
+            "ratio below 1.",
+            paper=None,
+            known="our question",
+            paper_model="fmnist-edm",
+            rule=Below(1.0),
+            page="gits_why",
+        )
+    _add(
+        "why.h5_class_shift",
+        source="companion, hypothesis H5",
+        statement="GITS and the polynomial schedule (iPNDM, "
+        "NFE 5) produce different garment proportions: total-variation distance of the predicted-class "
+        "histograms above 0.05.",
+        paper=None,
+        known="our question",
+        paper_model="fmnist-edm",
+        rule=Above(0.05),
+        page="gits_why",
+    )
+    # H5 revisited (benchmarks/fid_class_mix.py): the classifier FID and the Inception FID disagree
+    # at NFE 8-10 (Table 1's page). Fixed before the run: if GITS's loss in classifier FID comes from
+    # the garment proportions it produces, matching both sets' class proportions to the reference's
+    # removes it (GITS then lower in both metrics), and a pure change of class mix on real images
+    # costs the classifier FID a larger share of its polynomial-to-floor gap than the Inception FID.
+    for _n in NFES:
+        for _metric, _name in (("clf", "classifier"), ("inception", "Inception")):
+            _add(
+                f"why.h5_matched_{_metric}.nfe{_n}",
+                source="companion, hypothesis H5",
+                statement=f"At NFE {_n}, with "
+                "both sample sets reweighted to the reference's predicted-class proportions, iPNDM + "
+                f"GITS (dev cost) has a lower {_name} FID than the polynomial schedule: paired "
+                "difference GITS - polynomial below 0.",
+                paper=None,
+                known="our question",
+                paper_model="fmnist-edm",
+                rule=Below(0.0),
+                page="gits_why",
+            )
+        _add(
+            f"why.h5_mix_sensitivity.nfe{_n}",
+            source="companion, hypothesis H5",
+            statement=f"At NFE {_n}, real test "
+            "images reweighted from the polynomial schedule's class proportions to GITS's (dev) lose "
+            "a larger share of the polynomial-to-floor FID gap in classifier FID than in Inception "
+            "FID: difference of the two shares above 0.",
+            paper=None,
+            known="our question",
+            paper_model="fmnist-edm",
+            rule=Above(0.0),
+            page="gits_why",
+        )
 
-# Why GITS helps at NFE 5-6 and not at 8-10 on our model (page gits_why).
-for _n in NFES:
-    _add(f"why.gits_ode.nfe{_n}", "companion; cf. OSS (Pei et al. 2025)", f"At NFE {_n}, iPNDM + GITS "
-         "(dev cost) ends closer to a 100-step solution from the same noise than the polynomial "
-         "schedule: paired ratio of mean ODE errors GITS / polynomial below 1.",
-         None, "our question", "fmnist-edm", Below(1.0), "gits_why")
-_add("why.h1_growth", "companion, hypothesis H1", "The error of GITS's first jump (sigma 80 -> ~5) "
-     "grows on the way down: mean final / landing error of that jump above 1.",
-     None, "our question", "fmnist-edm", Above(1.0), "gits_why")
-for _n in (8, 10):
-    _add(f"why.h1_oracle.nfe{_n}", "companion, hypothesis H1", f"At NFE {_n}, replacing the state "
-         "after GITS's first jump by the exact one lowers the final error: oracle / control below 1.",
-         None, "our question", "fmnist-edm", Below(1.0), "gits_why")
-    _add(f"why.h2_dev.nfe{_n}", "companion, hypothesis H2", f"At NFE {_n}, the authors' dev cost "
-         "gives a schedule closer to the reference than the written L2 cost: dev / L2 below 1.",
-         None, "our question", "fmnist-edm", Below(1.0), "gits_why")
-    _add(f"why.h3_kde_schedule.nfe{_n}", "companion, hypothesis H3", f"At NFE {_n}, the exact KDE "
-         "denoiser's GITS schedule, used on the network, ends closer than the network's own: "
-         "ratio below 1.", None, "our question", "fmnist-edm", Below(1.0), "gits_why")
-_add("why.h5_class_shift", "companion, hypothesis H5", "GITS and the polynomial schedule (iPNDM, "
-     "NFE 5) produce different garment proportions: total-variation distance of the predicted-class "
-     "histograms above 0.05.", None, "our question", "fmnist-edm", Above(0.05), "gits_why")
-# H5 revisited (benchmarks/fid_class_mix.py): the classifier FID and the Inception FID disagree
-# at NFE 8-10 (Table 1's page). Fixed before the run: if GITS's loss in classifier FID comes from
-# the garment proportions it produces, matching both sets' class proportions to the reference's
-# removes it (GITS then lower in both metrics), and a pure change of class mix on real images
-# costs the classifier FID a larger share of its polynomial-to-floor gap than the Inception FID.
-for _n in NFES:
-    for _metric, _name in (("clf", "classifier"), ("inception", "Inception")):
-        _add(f"why.h5_matched_{_metric}.nfe{_n}", "companion, hypothesis H5", f"At NFE {_n}, with "
-             "both sample sets reweighted to the reference's predicted-class proportions, iPNDM + "
-             f"GITS (dev cost) has a lower {_name} FID than the polynomial schedule: paired "
-             "difference GITS - polynomial below 0.", None, "our question", "fmnist-edm",
-             Below(0.0), "gits_why")
-    _add(f"why.h5_mix_sensitivity.nfe{_n}", "companion, hypothesis H5", f"At NFE {_n}, real test "
-         "images reweighted from the polynomial schedule's class proportions to GITS's (dev) lose "
-         "a larger share of the polynomial-to-floor FID gap in classifier FID than in Inception "
-         "FID: difference of the two shares above 0.", None, "our question", "fmnist-edm",
-         Above(0.0), "gits_why")
 
 # The FID anchor (issue 22; fixed before benchmarks/fid_anchor.py ran). A metric earns the right
 # to decide Table 1's FID claims at a budget only if no few-step sample set there scores better
@@ -591,60 +1102,131 @@ for _n in NFES:
 # best few-step set at that budget (lowest FID of polynomial, GITS dev, GITS L2) minus the
 # converged solution's FID, both at n = 10,000. "does not reproduce" (the whole interval below 0)
 # marks that metric's verdicts at that budget as not a test of solving.
-for _n in NFES:
-    for _metric, _name in (("inception", "Inception"), ("clf", "classifier")):
-        _add(f"anchor.{_metric}.nfe{_n}", "companion (metric anchor)", f"At NFE {_n}, no few-step "
-             f"iPNDM sample set has a lower {_name} FID than the converged ODE solution from the same "
-             "noises: FID(best few-step set) - FID(converged) not below 0.", None, "our question",
-             "fmnist-edm", Above(0.0), "tab01_fid_nfe")
+def _fid_anchor() -> None:
+    for _n in NFES:
+        for _metric, _name in (("inception", "Inception"), ("clf", "classifier")):
+            _add(
+                f"anchor.{_metric}.nfe{_n}",
+                source="companion (metric anchor)",
+                statement=f"At NFE {_n}, no few-step "
+                f"iPNDM sample set has a lower {_name} FID than the converged ODE solution from the same "
+                "noises: FID(best few-step set) - FID(converged) not below 0.",
+                paper=None,
+                known="our question",
+                paper_model="fmnist-edm",
+                rule=Above(0.0),
+                page="tab01_fid_nfe",
+            )
+
 
 # How far is each schedule from the best one (page beyond_optimality_gap).
-for _sv, _svname in (("euler", "DDIM"), ("ipndm", "iPNDM")):
-    for _m in ("gits-dev", "oss", "learned"):
-        for _k in (4, 5, 6, 8, 10):
-            _add(f"beyond.{_m}_vs_poly.{_sv}.k{_k}", "companion (beyond the paper)", f"With K = {_k} "
-                 f"{_svname} steps, the {_m} schedule ends closer to the reference than the polynomial "
-                 "one on held-out noise: paired difference of ODE errors below 0.",
-                 None, "our question", "fmnist-edm", Below(0.0), "beyond_optimality_gap")
+def _beyond() -> None:
+    for _sv, _svname in (("euler", "DDIM"), ("ipndm", "iPNDM")):
+        for _m in ("gits-dev", "oss", "learned"):
+            for _k in (4, 5, 6, 8, 10):
+                _add(
+                    f"beyond.{_m}_vs_poly.{_sv}.k{_k}",
+                    source="companion (beyond the paper)",
+                    statement=f"With K = {_k} "
+                    f"{_svname} steps, the {_m} schedule ends closer to the reference than the polynomial "
+                    "one on held-out noise: paired difference of ODE errors below 0.",
+                    paper=None,
+                    known="our question",
+                    paper_model="fmnist-edm",
+                    rule=Below(0.0),
+                    page="beyond_optimality_gap",
+                )
 
-# ... and in FID: the same stored schedules sampled on 1,000 held-out noises (benchmarks/beyond_fid.py).
-for _sv, _svname in (("euler", "DDIM"), ("ipndm", "iPNDM")):
-    for _m in ("gits-dev", "oss", "learned", "exhaustive"):
-        for _k in (4, 5, 6) if _m == "exhaustive" else (4, 5, 6, 8, 10):
-            _add(f"beyond.fid.{_m}_vs_poly.{_sv}.k{_k}", "companion (beyond the paper)", f"With K = "
-                 f"{_k} {_svname} steps, the {_m} schedule gives a lower classifier FID than the "
-                 "polynomial one on the same held-out noises: paired FID difference below 0.",
-                 None, "our question", "fmnist-edm", Below(0.0), "beyond_optimality_gap")
-# ... and with the exact denoiser of the training set (KDE) in place of the network.
-for _sv, _svname in (("euler", "DDIM"), ("ipndm", "iPNDM")):
-    for _m in ("gits-dev", "oss", "learned"):
-        for _k in (5, 10):
-            _add(f"beyond.kde.{_m}_vs_poly.{_sv}.k{_k}", "companion (beyond the paper)", f"With the "
-                 f"exact KDE denoiser and K = {_k} {_svname} steps, the {_m} schedule ends closer to "
-                 "the reference than the polynomial one on held-out noise: paired difference below 0.",
-                 None, "our question", "kde-fmnist", Below(0.0), "beyond_optimality_gap")
+    # ... and in FID: the same stored schedules sampled on 1,000 held-out noises (benchmarks/beyond_fid.py).
+    for _sv, _svname in (("euler", "DDIM"), ("ipndm", "iPNDM")):
+        for _m in ("gits-dev", "oss", "learned", "exhaustive"):
+            for _k in (4, 5, 6) if _m == "exhaustive" else (4, 5, 6, 8, 10):
+                _add(
+                    f"beyond.fid.{_m}_vs_poly.{_sv}.k{_k}",
+                    source="companion (beyond the paper)",
+                    statement=f"With K = "
+                    f"{_k} {_svname} steps, the {_m} schedule gives a lower classifier FID than the "
+                    "polynomial one on the same held-out noises: paired FID difference below 0.",
+                    paper=None,
+                    known="our question",
+                    paper_model="fmnist-edm",
+                    rule=Below(0.0),
+                    page="beyond_optimality_gap",
+                )
+    # ... and with the exact denoiser of the training set (KDE) in place of the network.
+    for _sv, _svname in (("euler", "DDIM"), ("ipndm", "iPNDM")):
+        for _m in ("gits-dev", "oss", "learned"):
+            for _k in (5, 10):
+                _add(
+                    f"beyond.kde.{_m}_vs_poly.{_sv}.k{_k}",
+                    source="companion (beyond the paper)",
+                    statement=f"With the "
+                    f"exact KDE denoiser and K = {_k} {_svname} steps, the {_m} schedule ends closer to "
+                    "the reference than the polynomial one on held-out noise: paired difference below 0.",
+                    paper=None,
+                    known="our question",
+                    paper_model="kde-fmnist",
+                    rule=Below(0.0),
+                    page="beyond_optimality_gap",
+                )
 
-# How portable a searched schedule is (page beyond_portability).
-for _t, _tname in (("dpmpp_2m", "DPM-Solver++(2M)"), ("unipc", "UniPC")):
-    for _m in ("gits-dev", "oss"):
+    # How portable a searched schedule is (page beyond_portability).
+    for _t, _tname in (("dpmpp_2m", "DPM-Solver++(2M)"), ("unipc", "UniPC")):
+        for _m in ("gits-dev", "oss"):
+            for _k in (5, 10):
+                _add(
+                    f"port.ipndm_{_m}_on_{_t}.k{_k}",
+                    source="companion (beyond the paper)",
+                    statement=f"The {_m} "
+                    f"schedule searched for iPNDM, used with {_tname} at K = {_k}, ends closer to the "
+                    "reference than the polynomial schedule: paired difference below 0.",
+                    paper=None,
+                    known="our question",
+                    paper_model="fmnist-edm",
+                    rule=Below(0.0),
+                    page="beyond_portability",
+                )
+    for _sv, _other in (("euler", "ipndm"), ("ipndm", "euler")):
+        for _m in ("oss", "learned"):
+            for _k in (5, 10):
+                _add(
+                    f"port.{_m}_for_{_other}_on_{_sv}.k{_k}",
+                    source="companion (beyond the paper)",
+                    statement=f"Used "
+                    f"with {_sv} at K = {_k}, the {_m} schedule searched for {_other} ends farther from "
+                    f"the reference than the one searched for {_sv}: paired difference above 0.",
+                    paper=None,
+                    known="our question",
+                    paper_model="fmnist-edm",
+                    rule=Above(0.0),
+                    page="beyond_portability",
+                )
+    for _m, _big in (("gits-dev", 256), ("learned", 256), ("oss", 64)):
         for _k in (5, 10):
-            _add(f"port.ipndm_{_m}_on_{_t}.k{_k}", "companion (beyond the paper)", f"The {_m} "
-                 f"schedule searched for iPNDM, used with {_tname} at K = {_k}, ends closer to the "
-                 "reference than the polynomial schedule: paired difference below 0.",
-                 None, "our question", "fmnist-edm", Below(0.0), "beyond_portability")
-for _sv, _other in (("euler", "ipndm"), ("ipndm", "euler")):
-    for _m in ("oss", "learned"):
-        for _k in (5, 10):
-            _add(f"port.{_m}_for_{_other}_on_{_sv}.k{_k}", "companion (beyond the paper)", f"Used "
-                 f"with {_sv} at K = {_k}, the {_m} schedule searched for {_other} ends farther from "
-                 f"the reference than the one searched for {_sv}: paired difference above 0.",
-                 None, "our question", "fmnist-edm", Above(0.0), "beyond_portability")
-for _m, _big in (("gits-dev", 256), ("learned", 256), ("oss", 64)):
-    for _k in (5, 10):
-        _add(f"port.size16_{_m}.k{_k}", "companion (beyond the paper)", f"The {_m} schedule "
-             f"(iPNDM, K = {_k}) searched on 16 noises is as good on held-out noise as the one searched "
-             f"on {_big}: ratio of mean errors within a factor 1.1 of 1.",
-             None, "our question", "fmnist-edm", Within(1.0, 1.1), "beyond_portability")
+            _add(
+                f"port.size16_{_m}.k{_k}",
+                source="companion (beyond the paper)",
+                statement=f"The {_m} schedule "
+                f"(iPNDM, K = {_k}) searched on 16 noises is as good on held-out noise as the one searched "
+                f"on {_big}: ratio of mean errors within a factor 1.1 of 1.",
+                paper=None,
+                known="our question",
+                paper_model="fmnist-edm",
+                rule=Within(1.0, 1.1),
+                page="beyond_portability",
+            )
 
-del _i, _n, _p, _g_, _others, _d, _model, _ref, _s, _key, _name, _m, _k, _sv, _svname, _t, _tname
-del _other, _big
+
+for _section in (
+    _figures_and_geometry,
+    _mean_shift,
+    _gits_method,
+    _table1,
+    _stable_diffusion,
+    _table3,
+    _tables_4_to_6,
+    _why_gits,
+    _fid_anchor,
+    _beyond,
+):
+    _section()
