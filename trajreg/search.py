@@ -17,6 +17,8 @@ counted per sample, wall time):
   through the solver against reference solutions of the search noises.
 - "exhaustive": every K-step schedule on a coarse grid, evaluated on a prefix tree (each shared
   prefix solved once); the true optimum of the mean ODE error on the search noises over that grid.
+- "refined": the exhaustive optimum, then compass search over its log-sigmas through the solver
+  (``trajreg.refine``).
 
 "oss", "learned" and "exhaustive" step with the solver itself ("euler" = DDIM or "ipndm"); the GITS
 variants price Euler jumps whatever the solver, as the paper. Export with ``as_list``,
@@ -37,7 +39,7 @@ from typing import Any
 
 import torch
 
-from trajreg import _validate, gits, schedules, solvers
+from trajreg import _validate, gits, refine, schedules, solvers
 from trajreg.denoisers import Counted, Denoiser
 from trajreg.trajectory import Trajectory
 
@@ -393,6 +395,7 @@ METHODS: dict[str, Callable[..., dict]] = {
     "oss": _oss,
     "learned": _learned,
     "exhaustive": _exhaustive,
+    "refined": refine.refined,
 }
 
 
@@ -414,7 +417,7 @@ def search(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int, solver:
     nfe = counted.samples
     if out.get("reused_warmup"):
         nfe += out["warmup_nfe"]
-    if method in ("learned", "exhaustive") and kw.get("x_ref") is not None:
+    if method in ("learned", "exhaustive", "refined") and kw.get("x_ref") is not None:
         nfe += noise.shape[0] * 100
     return SearchResult(method, sigmas, int(nfe), seconds, out)
 
