@@ -11,7 +11,8 @@
    of none of ``folds`` interleaved groups of the search noises (a move must help broadly, not a
    few noises: on 32 noises of a mixture, single-noise gains do not carry over to held-out
    noises). A sweep visits i = 1..K-1; a sweep that keeps nothing halves h; the search stops
-   when h < ``min_frac`` or after ``max_sweeps`` sweeps. Errors never rise (the start is a trial too), and nothing is random.
+   when h < ``min_frac`` or after ``max_sweeps`` sweeps. Errors on the search noises never rise
+   (the start is a trial too), and nothing is random.
 
 Both trials of a coordinate share the cached state, denoiser output and slope history at
 sigma_{i-1} (the prefix before the moved sigma does not change), so a trial of coordinate i costs
