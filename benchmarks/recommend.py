@@ -52,7 +52,8 @@ def provenance(a: argparse.Namespace) -> dict:
             f"{platform.processor() or platform.platform()}, torch threads {torch.get_num_threads()}",
             "date": datetime.date.today().isoformat(), "n_search": a.n_search, "n_eval": a.n_eval,
             "search_seeds": [runs.WARMUP_SEED + a.seed, runs.WARMUP_SEED + a.seed + a.n_search],
-            "eval_seeds": [a.seed, a.seed + a.n_eval], "max_sweeps": a.max_sweeps}
+            "eval_seeds": [a.seed, a.seed + a.n_eval], "max_sweeps": a.max_sweeps,
+            "refine_methods": a.methods}
 
 
 def stored_rows(path: str, prov: dict) -> dict[tuple[str, int, str], dict]:
@@ -107,20 +108,58 @@ def start_of(a, stored, D, noise_s, ref_s, solver: str, K: int) -> tuple[torch.T
     return ex.sigmas, ex.nfe, ex.seconds, "this run"
 
 
-def refined_row(a, prov, stored, D, noise_s, noise_e, ref_s, ref_e, solver: str, K: int) -> dict:
-    """Refine the exhaustive optimum; cost = the start's (incl. its reference) + the refinement's."""
+def candidates_of(a, stored, solver: str, K: int) -> tuple[list[str], list[torch.Tensor], int, float]:
+    """The MULTISTART schedules at (solver, K): OSS from ``stored`` (its NFE and seconds charged),
+    the fixed formulas computed (free)."""
+    names, sig, nfe, sec = [], [], 0, 0.0
+    for m in refine.MULTISTART:
+        r = stored.get((solver, K, m))
+        if m in search.FIXED:
+            sig.append(search.schedule(m, None, torch.zeros(1, 1), K))
+        elif r is not None:
+            sig.append(torch.tensor(r["sigmas"], dtype=torch.float64))
+            nfe, sec = nfe + r["search_nfe"], sec + r["search_seconds"]
+        else:
+            raise ValueError(f"no stored {m} row at {solver} K={K}: run it first")
+        names.append(m)
+    return names, sig, nfe, sec
+
+
+def refined_row(a, prov, stored, D, noise_s, noise_e, ref_s, ref_e, solver: str, K: int,
+                method: str, done: dict) -> dict:
+    """Refine the exhaustive optimum (or, for refined-multistart, the start chosen among it and
+    MULTISTART); cost = the starts' (incl. the reference) + the refinement's. A refined-multistart
+    that keeps the exhaustive start reuses the refined row of ``done`` (same deterministic
+    computation) and is charged its refinement plus the selection."""
     s0, nfe0, sec0, source = start_of(a, stored, D, noise_s, ref_s, solver, K)
+    names, starts = ["exhaustive"], [s0]
+    if method == "refined-multistart":
+        more, sig, nfe1, sec1 = candidates_of(a, stored, solver, K)
+        names, starts, nfe0, sec0 = names + more, starts + sig, nfe0 + nfe1, sec0 + sec1
     c = Counted(D)
     t = time.perf_counter()
-    r = refine.refine(c, noise_s, s0, solver, ref_s, max_sweeps=a.max_sweeps)
-    sec = time.perf_counter() - t
-    info = {"start": {"method": "exhaustive", "grid": a.coarse, "source": source,
+    pick = refine.refine(c, noise_s, starts, solver, ref_s, max_sweeps=0) if len(starts) > 1 else None
+    prev = done.get((solver, K))
+    if pick is not None and pick["start_index"] == 0 and prev is not None \
+            and prev["start"]["sigmas"] == [round(float(x), 6) for x in s0]:
+        r = {"sigmas": torch.tensor(prev["sigmas"], dtype=torch.float64), **prev["refine"],
+             "start_index": 0, "start_errors": pick["start_errors"], "reused": "the refined row"}
+        nfe_r, sec_r = c.samples + prev["refine"]["nfe"], time.perf_counter() - t + prev["refine"]["seconds"]
+    else:
+        first = pick["start_index"] if pick is not None else 0
+        r = refine.refine(c, noise_s, starts[first], solver, ref_s, max_sweeps=a.max_sweeps)
+        r |= {"start_index": first, "start_errors": pick["start_errors"] if pick else [r["start_error"]]}
+        nfe_r, sec_r = c.samples, time.perf_counter() - t
+    first = r["start_index"]
+    info = {"start": {"method": names[first], "grid": a.coarse, "source": source,
                       "sigmas": [round(float(x), 6) for x in s0], "search_nfe": nfe0,
-                      "search_seconds": sec0},
-            "refine": {"nfe": c.samples, "seconds": round(sec, 2), "history": r["history"],
-                       "sweeps": r["sweeps"], "accepted": r["accepted"], "step_frac": r["step_frac"]}}
-    return row(prov, D, noise_s, noise_e, ref_s, ref_e, solver, K, "refined", r["sigmas"],
-               nfe0 + c.samples, sec0 + sec, **info)
+                      "search_seconds": sec0,
+                      "candidates": dict(zip(names, r["start_errors"], strict=True))},
+            "refine": {"nfe": nfe_r, "seconds": round(sec_r, 2), "history": r["history"],
+                       "sweeps": r["sweeps"], "accepted": r["accepted"], "step_frac": r["step_frac"],
+                       **({"reused": r["reused"]} if "reused" in r else {})}}
+    return row(prov, D, noise_s, noise_e, ref_s, ref_e, solver, K, method, r["sigmas"],
+               nfe0 + nfe_r, sec0 + sec_r, **info)
 
 
 def gap_table(rows: list[dict]) -> list[str]:
@@ -149,6 +188,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-eval", type=int, default=64)
     p.add_argument("--coarse", type=int, default=12, help="grid points of the exhaustive start")
     p.add_argument("--max-sweeps", type=int, default=refine.MAX_SWEEPS)
+    p.add_argument("--methods", nargs="+", default=["refined"], choices=["refined", "refined-multistart"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/cpu/recommend.jsonl")
     a = p.parse_args(argv)
@@ -167,6 +207,10 @@ def main(argv: list[str] | None = None) -> None:
     else:
         D, shape, dtype = models.load(a.model), models.info(a.model).data_shape, torch.float32
     stored = stored_rows(a.stored, prov) if a.stored else {}
+    out = Path(a.out)
+    done = {(r["solver"], r["K"]): r for r in map(json.loads, out.read_text().splitlines())
+            if r["method"] == "refined" and r["model"] == a.model and r["max_sweeps"] == a.max_sweeps
+            } if out.is_file() else {}
     noise_s = data.noise(range(runs.WARMUP_SEED + a.seed, runs.WARMUP_SEED + a.seed + a.n_search),
                          shape, dtype)
     noise_e = data.noise(range(a.seed, a.seed + a.n_eval), shape, dtype)
@@ -174,12 +218,15 @@ def main(argv: list[str] | None = None) -> None:
     ref_s, ref_e = search.reference(D, noise_s), search.reference(D, noise_e)
     print(f"references {time.perf_counter() - t:.0f} s", flush=True)
     rows, checked = [], False
-    with Path(a.out).open("a") as f:
+    with out.open("a") as f:
         for K in a.ks:
             for sv in a.solvers:
                 new = gmm_rows(a, prov, D, noise_s, noise_e, ref_s, ref_e, sv, K) if a.model == "gmm" else []
                 starts = stored | {(sv, K, r["method"]): r for r in new}   # the mixture: this run's
-                new.append(refined_row(a, prov, starts, D, noise_s, noise_e, ref_s, ref_e, sv, K))
+                for m in a.methods:
+                    new.append(refined_row(a, prov, starts, D, noise_s, noise_e, ref_s, ref_e, sv, K, m,
+                                           done))
+                    done |= {(sv, K): new[-1]} if m == "refined" else {}
                 st = stored.get((sv, K, "exhaustive"))
                 if st is not None and not checked:   # the measurement is the stored one
                     e = search.ode_errors(D, noise_e, torch.tensor(st["sigmas"], dtype=torch.float64),
@@ -192,11 +239,12 @@ def main(argv: list[str] | None = None) -> None:
                     f.write(json.dumps(r) + "\n")
                 f.flush()
                 rows += new + [st] if st is not None else new
-                r = new[-1]
-                print(f"{sv:6s} K={K:2d} refined err {r['error_mean']:.4f} (start "
-                      f"{st['error_mean'] if st else float('nan'):.4f}) search {r['search_error']:.4f} "
-                      f"nfe {r['search_nfe']} (+{r['refine']['nfe']}) {r['search_seconds']:.0f} s "
-                      f"(+{r['refine']['seconds']:.0f} s)", flush=True)
+                for r in new[len(new) - len(a.methods):]:
+                    ex = st["error_mean"] if st else float("nan")
+                    print(f"{sv:6s} K={K:2d} {r['method']} ({r['start']['method']} start) err "
+                          f"{r['error_mean']:.4f} (exhaustive {ex:.4f}) "
+                          f"search {r['search_error']:.4f} nfe {r['search_nfe']} (+{r['refine']['nfe']}) "
+                          f"{r['search_seconds']:.0f} s (+{r['refine']['seconds']:.0f} s)", flush=True)
     print("\n".join(gap_table(rows)))
     print(f"appended to {a.out}")
 

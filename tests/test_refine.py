@@ -127,3 +127,33 @@ def test_registered_and_rejects_unknown_solver(gauss):
     assert "refined" in search.METHODS
     with pytest.raises(ValueError, match="solver"):
         search.search("refined", D, noise, 4, "heun", x_ref=x_ref, grid=8)
+
+
+def test_a_better_start_on_every_fold_replaces_the_first_and_a_worse_one_does_not(gauss):
+    D, noise, x_ref = gauss
+    poor, good = schedules.time_uniform(5), schedules.polynomial(5)
+    assert err(gauss, good, "ipndm") < 0.8 * err(gauss, poor, "ipndm")
+    r = refine.refine(D, noise, [poor, good], "ipndm", x_ref, max_sweeps=0, folds=2)
+    assert r["start_index"] == 1 and torch.equal(r["sigmas"], good)
+    assert r["start_errors"] == pytest.approx([err(gauss, poor, "ipndm"), err(gauss, good, "ipndm")])
+    r = refine.refine(D, noise, [good, poor], "ipndm", x_ref, max_sweeps=0, folds=2)
+    assert r["start_index"] == 0 and torch.equal(r["sigmas"], good)
+
+
+def test_multistart_is_registered_and_no_worse_than_refined(gauss):
+    D, noise, x_ref = gauss
+    a = search.search("refined", D, noise, 4, "euler", x_ref=x_ref, grid=8)
+    b = search.search("refined-multistart", D, noise, 4, "euler", x_ref=x_ref, grid=8)
+    assert set(b.info["candidates"]) == {"exhaustive", *refine.MULTISTART}
+    assert b.info["start_method"] in b.info["candidates"]
+    assert b.info["start_error"] <= a.info["start_error"] and b.nfe > a.nfe
+    with pytest.raises(ValueError, match="candidates"):
+        search.search("refined", D, noise, 4, "euler", x_ref=x_ref, grid=8, candidates=("bogus",))
+
+
+def test_starts_of_different_lengths_are_refused(gauss):
+    D, noise, x_ref = gauss
+    with pytest.raises(ValueError, match=r"sigmas\[1\]"):
+        refine.refine(D, noise, [schedules.polynomial(5), schedules.polynomial(6)], "euler", x_ref)
+    with pytest.raises(ValueError, match="non-empty"):
+        refine.refine(D, noise, [], "euler", x_ref)

@@ -32,12 +32,14 @@ import torch
 from trajreg import _validate, solvers
 from trajreg.denoisers import Denoiser
 
-__all__ = ["MIN_FRAC", "STEP_FRAC", "SOLVERS", "MAX_SWEEPS", "refine", "refined"]
+__all__ = ["MAX_SWEEPS", "MIN_FRAC", "MULTISTART", "SOLVERS", "STEP_FRAC", "refine", "refined",
+           "refined_multistart"]
 
 SOLVERS = ("euler", "ipndm")
 STEP_FRAC = 0.5           # first trial step: half the way to a neighbour (in log-sigma)
 MIN_FRAC = 1 / 16         # stop when the step has been halved below this
 MAX_SWEEPS = 4            # at most this many sweeps over the interior sigmas
+MULTISTART = ("oss", "polynomial", "uniform", "logsnr")   # starts "refined-multistart" also tries
 RTOL = 1e-4               # a trial must lower the mean error by this fraction to be kept
 FOLDS = 8                 # ... and must not raise the mean error of any of these interleaved
                           # folds of the search noises (default: min(FOLDS, B))
@@ -144,16 +146,31 @@ def _better(trial: torch.Tensor, cur: torch.Tensor, err: float, fold: torch.Tens
     return m if float(means[m]) < err * (1 - rtol) and bool(ok_folds) else None
 
 
-def _check(solver: str, noise: torch.Tensor, sigmas: torch.Tensor, x_ref: torch.Tensor,
+def _starts(sigmas: Any) -> list[torch.Tensor]:
+    """One schedule or a sequence of candidate schedules as float64 CPU sigmas of one length."""
+    many = isinstance(sigmas, (list, tuple))
+    if many and not sigmas:
+        raise ValueError("sigmas must be a schedule or a non-empty sequence of schedules")
+    out = []
+    for n, s in enumerate(sigmas if many else [sigmas]):
+        name = f"sigmas[{n}]" if many else "sigmas"
+        s = _validate.sigmas(s, name).detach().to("cpu", torch.float64)
+        if not s[-1] > 0:
+            raise ValueError(f"{name} must end at a sigma > 0 (log-sigmas are refined), got {float(s[-1])}")
+        if len(s) != len(out[0] if out else s):
+            raise ValueError(f"{name} has {len(s)} sigmas, sigmas[0] {len(out[0])}: all starts need K + 1")
+        out.append(s)
+    return out
+
+
+def _check(solver: str, noise: torch.Tensor, sigmas: Any, x_ref: torch.Tensor,
            step_frac: float, min_frac: float, max_sweeps: int, rtol: float,
-           folds: int | None) -> torch.Tensor:
-    """Validate the arguments of ``refine``; return the start as float64 CPU sigmas."""
+           folds: int | None) -> list[torch.Tensor]:
+    """Validate the arguments of ``refine``; return the starts as float64 CPU sigmas."""
     _validate.choice("solver", solver, SOLVERS)
     if not isinstance(noise, torch.Tensor) or not noise.is_floating_point() or noise.ndim < 2:
         raise ValueError("noise must be a floating-point tensor of shape (B, *dims)")
-    s = _validate.sigmas(sigmas, "sigmas").detach().to("cpu", torch.float64)
-    if not s[-1] > 0:
-        raise ValueError(f"sigmas must end at a sigma > 0 (log-sigmas are refined), got {float(s[-1])}")
+    s = _starts(sigmas)
     if not isinstance(x_ref, torch.Tensor):
         raise ValueError("x_ref must be a tensor of reference solutions shaped like noise")
     _validate.same_shape("x_ref", x_ref, "noise", noise)
@@ -174,20 +191,38 @@ def _check(solver: str, noise: torch.Tensor, sigmas: torch.Tensor, x_ref: torch.
     return s
 
 
-def refine(D: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solver: str, x_ref: torch.Tensor,
+def _select(D: Denoiser, solver: str, starts: list[torch.Tensor], noise: torch.Tensor,
+            ref: torch.Tensor, fold: torch.Tensor, rtol: float,
+            batch_size: int) -> tuple[int, _Path, list[float]]:
+    """The incumbent starts[0], replaced in turn by each later start that ``_better`` accepts
+    (lower mean by rtol, no fold worse); its path, and every start's mean error."""
+    best, cur, means = 0, None, []
+    for n, s in enumerate(starts):
+        p = _pick(_run(D, solver, s[None], 0, float(s[0]) * noise, [], ref, batch_size), 0)
+        means.append(float(p.errors.mean()))
+        if cur is None or _better(p.errors[None], cur.errors, float(cur.errors.mean()), fold,
+                                  rtol) is not None:
+            best, cur = n, p
+    return best, cur, means
+
+
+def refine(D: Denoiser, noise: torch.Tensor, sigmas: Any, solver: str, x_ref: torch.Tensor,
            *, step_frac: float = STEP_FRAC, min_frac: float = MIN_FRAC, max_sweeps: int = MAX_SWEEPS,
            rtol: float = RTOL, folds: int | None = None, batch_size: int = 1024) -> dict[str, Any]:
     """Compass search over the interior log-sigmas of ``sigmas`` (K+1, descending, ends kept) that
     lowers the mean ODE error ||x_K - x_ref|| / sqrt(d) of ``solver`` from x_0 = sigmas[0] * noise.
+    ``sigmas`` may be a list of candidate starts: the first is kept unless a later one is better
+    by the same rule as a move (``_better``); each costs K evaluations per sample.
 
-    Returns {"sigmas", "error" (mean on the search noises), "start_error", "history" (error after
-    each sweep), "sweeps", "step_frac" (final h), "accepted" (moves kept)}.
+    Returns {"sigmas", "error" (mean on the search noises), "start_error", "start_index",
+    "start_errors" (each candidate's mean), "history" (error after each sweep), "sweeps",
+    "step_frac" (final h), "accepted" (moves kept)}.
     """
-    s = _check(solver, noise, sigmas, x_ref, step_frac, min_frac, max_sweeps, rtol, folds)
-    K, ref = len(s) - 1, x_ref.to(noise)
+    starts = _check(solver, noise, sigmas, x_ref, step_frac, min_frac, max_sweeps, rtol, folds)
+    K, ref = len(starts[0]) - 1, x_ref.to(noise)
     fold = torch.arange(noise.shape[0]) % (min(FOLDS, noise.shape[0]) if folds is None else folds)
-    cur = _pick(_run(D, solver, s[None], 0, float(s[0]) * noise, [], ref, batch_size), 0)
-    err = float(cur.errors.mean())
+    first, cur, start_errors = _select(D, solver, starts, noise, ref, fold, rtol, batch_size)
+    s, err = starts[first], float(cur.errors.mean())
     start_err, history, h, sweeps, accepted = err, [err], step_frac, 0, 0
     while K > 1 and sweeps < max_sweeps and h >= min_frac:
         kept = 0
@@ -203,23 +238,40 @@ def refine(D: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, solver: str, 
         sweeps, accepted = sweeps + 1, accepted + kept
         history.append(err)
         h = h if kept else h / 2
-    return {"sigmas": s, "error": err, "start_error": start_err, "history": history,
-            "sweeps": sweeps, "step_frac": h, "accepted": accepted}
+    return {"sigmas": s, "error": err, "start_error": start_err, "start_index": first,
+            "start_errors": start_errors, "history": history, "sweeps": sweeps, "step_frac": h,
+            "accepted": accepted}
 
 
 def refined(D: Denoiser, noise: torch.Tensor, K: int, solver: str, *, grid: Any = None,
             x_ref: torch.Tensor | None = None, step_frac: float = STEP_FRAC,
             min_frac: float = MIN_FRAC, max_sweeps: int = MAX_SWEEPS, rtol: float = RTOL,
-            folds: int | None = None, batch_size: int = 1024, **bounds: float) -> dict[str, Any]:
+            folds: int | None = None, batch_size: int = 1024, candidates: tuple[str, ...] = (),
+            **bounds: float) -> dict[str, Any]:
     """The "refined" search method: exhaustive optimum on the coarse ``grid`` (``search``'s
-    "exhaustive"), then ``refine`` from it on the same noises and reference solutions."""
+    "exhaustive"), then ``refine`` from it on the same noises and reference solutions; with
+    ``candidates`` (names of ``search.METHODS``, e.g. MULTISTART), their schedules compete with
+    the exhaustive optimum for the start."""
     from trajreg import search  # search registers this method: import it at call time
 
     _validate.choice("solver", solver, SOLVERS)
+    for c in candidates:
+        _validate.choice("candidates", c, [m for m in search.METHODS if not m.startswith("refined")])
     ref = search._ref(D, noise, x_ref, bounds.get("sigma_min", search.SIGMA_MIN),
                       bounds.get("sigma_max", search.SIGMA_MAX))
     ex = search.METHODS["exhaustive"](D, noise, K, solver, grid=grid, x_ref=ref,
                                       batch_size=batch_size, **bounds)
-    r = refine(D, noise, ex["sigmas"], solver, ref, step_frac=step_frac, min_frac=min_frac,
+    starts = [ex["sigmas"], *(search.METHODS[c](D, noise, K, solver, **bounds)["sigmas"]
+                              for c in candidates)]
+    r = refine(D, noise, starts, solver, ref, step_frac=step_frac, min_frac=min_frac,
                max_sweeps=max_sweeps, rtol=rtol, folds=folds, batch_size=batch_size)
-    return {**r, "start": ex["sigmas"], "start_path": ex["path"]}
+    names = ["exhaustive", *candidates]
+    return {**r, "start": starts[r["start_index"]], "start_method": names[r["start_index"]],
+            "candidates": dict(zip(names, r["start_errors"], strict=True))}
+
+
+def refined_multistart(D: Denoiser, noise: torch.Tensor, K: int, solver: str,
+                       **kw: Any) -> dict[str, Any]:
+    """"refined" whose start is the exhaustive optimum or, where better on every fold, one of
+    MULTISTART (OSS on its 61-point teacher grid and the fixed formulas)."""
+    return refined(D, noise, K, solver, candidates=MULTISTART, **kw)

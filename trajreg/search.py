@@ -18,7 +18,7 @@ counted per sample, wall time):
 - "exhaustive": every K-step schedule on a coarse grid, evaluated on a prefix tree (each shared
   prefix solved once); the true optimum of the mean ODE error on the search noises over that grid.
 - "refined": the exhaustive optimum, then compass search over its log-sigmas through the solver
-  (``trajreg.refine``).
+  (``trajreg.refine``); "refined-multistart": its start may also be OSS or a fixed formula.
 
 "oss", "learned" and "exhaustive" step with the solver itself ("euler" = DDIM or "ipndm"); the GITS
 variants price Euler jumps whatever the solver, as the paper. Export with ``as_list``,
@@ -396,6 +396,7 @@ METHODS: dict[str, Callable[..., dict]] = {
     "learned": _learned,
     "exhaustive": _exhaustive,
     "refined": refine.refined,
+    "refined-multistart": refine.refined_multistart,
 }
 
 
@@ -417,7 +418,7 @@ def search(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int, solver:
     nfe = counted.samples
     if out.get("reused_warmup"):
         nfe += out["warmup_nfe"]
-    if method in ("learned", "exhaustive", "refined") and kw.get("x_ref") is not None:
+    if method in ("learned", "exhaustive", "refined", "refined-multistart") and kw.get("x_ref") is not None:
         nfe += noise.shape[0] * 100
     return SearchResult(method, sigmas, int(nfe), seconds, out)
 
