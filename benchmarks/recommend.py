@@ -178,6 +178,39 @@ def gap_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def markdown(paths: list[str], model: str) -> str:
+    """Gap table of every row of ``paths`` for ``model``: method x (solver, K) cells "ratio [lo, hi]"
+    of held-out mean error to the exhaustive optimum's (paired bootstrap), then each method's
+    search NFE and seconds; the last rows are the ratio to the best method at each (solver, K)."""
+    rows = [r for p in paths for r in map(json.loads, Path(p).read_text().splitlines())
+            if r["model"] == model]
+    cols = sorted({(r["solver"], r["K"]) for r in rows})
+    cell = {(r["method"], r["solver"], r["K"]): r for r in rows}
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    head = "| method | " + " | ".join(f"{'DDIM' if s == 'euler' else 'iPNDM'} K {k}" for s, k in cols) + " |"
+    out = [head, "|" + "---|" * (len(cols) + 1)]
+    for m in methods:
+        vals = []
+        for s, k in cols:
+            r, ex = cell.get((m, s, k)), cell.get(("exhaustive", s, k))
+            vals.append(stats.paired_ratio(ex["errors"], r["errors"]).fmt(".2f") if r and ex else "-")
+        out.append(f"| {m} | " + " | ".join(vals) + " |")
+    out += ["", "| method | " + " | ".join(f"{s} K {k}: NFE / s" for s, k in cols) + " |",
+            "|" + "---|" * (len(cols) + 1)]
+    for m in methods:
+        vals = [f"{cell[m, s, k]['search_nfe']} / {cell[m, s, k]['search_seconds']:.0f}"
+                if (m, s, k) in cell else "-" for s, k in cols]
+        out.append(f"| {m} | " + " | ".join(vals) + " |")
+    best = {c: min(r["error_mean"] for (m, s, k), r in cell.items() if (s, k) == c) for c in cols}
+    out += ["", "| method / best | " + " | ".join(f"{s} K {k}" for s, k in cols) + " |",
+            "|" + "---|" * (len(cols) + 1)]
+    for m in methods:
+        vals = [f"{cell[m, s, k]['error_mean'] / best[s, k]:.2f}" if (m, s, k) in cell else "-"
+                for s, k in cols]
+        out.append(f"| {m} | " + " | ".join(vals) + " |")
+    return "\n".join(out)
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="fmnist-edm", choices=[*sorted(models.MODELS), "gmm"])
@@ -190,6 +223,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-sweeps", type=int, default=refine.MAX_SWEEPS)
     p.add_argument("--methods", nargs="+", default=["refined"], choices=["refined", "refined-multistart"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--table", nargs="+", default=None, metavar="JSONL",
+                   help="only print the markdown gap table of these result files for --model")
     p.add_argument("--out", default="results/cpu/recommend.jsonl")
     a = p.parse_args(argv)
     if a.model == "gmm":
@@ -200,6 +235,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     a = parse(argv)
+    if a.table:
+        print(markdown(a.table, a.model))
+        return
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     prov = provenance(a)
     if a.model == "gmm":
