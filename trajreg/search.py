@@ -385,6 +385,16 @@ def _exhaustive(D, noise, K, solver, *, grid=None, x_ref=None, batch_size=1024,
     return {"sigmas": g[list(best)], "path": list(best), "error": errors[best], "errors": errors}
 
 
+def _refined(D, noise, K, solver, **kw):
+    """The exhaustive optimum, then compass search through the solver (``refine.refined``)."""
+    return refine.refined(D, noise, K, solver, methods=METHODS, reference=_ref, **kw)
+
+
+def _refined_multistart(D, noise, K, solver, **kw):
+    """"refined" whose start may also be one of ``refine.MULTISTART`` (better on every fold)."""
+    return _refined(D, noise, K, solver, candidates=refine.MULTISTART, **kw)
+
+
 METHODS: dict[str, Callable[..., dict]] = {
     "polynomial": _fixed("polynomial"),
     "logsnr": _fixed("logsnr"),
@@ -395,8 +405,8 @@ METHODS: dict[str, Callable[..., dict]] = {
     "oss": _oss,
     "learned": _learned,
     "exhaustive": _exhaustive,
-    "refined": refine.refined,
-    "refined-multistart": refine.refined_multistart,
+    "refined": _refined,
+    "refined-multistart": _refined_multistart,
 }
 
 
