@@ -118,3 +118,29 @@ def test_inception_headline_rejects_bad_sizes():
     for bad in (["--n", "20000"], ["--n", "8"], ["--chunk", "0"], ["--deadline-min", "0"]):
         with pytest.raises(SystemExit):
             mod.main([*bad, "--device", "cpu"])
+
+
+def test_recommend_refines_the_exhaustive_optimum_on_the_mixture(tmp_path):
+    from trajreg import search
+
+    out = tmp_path / "rec.jsonl"
+    _script("recommend").main(["--model", "gmm", "--ks", "4", "--solvers", "euler", "--methods", "refined",
+                                  "refined-multistart", "--out", str(out)])
+    rows = {r["method"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(rows) == set(search.METHODS)
+    ex, ref = rows["exhaustive"], rows["refined"]
+    assert ref["start"]["sigmas"] == ex["sigmas"] and ref["n_eval"] == 128 and len(ref["errors"]) == 128
+    assert ref["search_error"] <= ex["search_error"] + 1e-12
+    assert ref["search_nfe"] == ex["search_nfe"] + ref["refine"]["nfe"] > ex["search_nfe"]
+    multi = rows["refined-multistart"]
+    assert set(multi["start"]["candidates"]) == {"exhaustive", "oss", "polynomial", "uniform", "logsnr"}
+    assert multi["search_nfe"] > rows["oss"]["search_nfe"] + ex["search_nfe"]
+
+
+def test_recommend_refuses_stored_results_of_another_measurement(tmp_path):
+    stored = tmp_path / "other.jsonl"
+    stored.write_text(json.dumps({"model": "gmm", "n_search": 16, "n_eval": 128, "search_seeds": [0, 16],
+                                  "eval_seeds": [0, 128]}) + "\n")
+    with pytest.raises(ValueError, match="n_search"):
+        _script("recommend").main(["--model", "gmm", "--stored", str(stored), "--out",
+                                   str(tmp_path / "x.jsonl")])

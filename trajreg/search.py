@@ -17,6 +17,8 @@ counted per sample, wall time):
   through the solver against reference solutions of the search noises.
 - "exhaustive": every K-step schedule on a coarse grid, evaluated on a prefix tree (each shared
   prefix solved once); the true optimum of the mean ODE error on the search noises over that grid.
+- "refined": the exhaustive optimum, then compass search over its log-sigmas through the solver
+  (``trajreg.refine``); "refined-multistart": its start may also be OSS or a fixed formula.
 
 "oss", "learned" and "exhaustive" step with the solver itself ("euler" = DDIM or "ipndm"); the GITS
 variants price Euler jumps whatever the solver, as the paper. Export with ``as_list``,
@@ -37,7 +39,7 @@ from typing import Any
 
 import torch
 
-from trajreg import _validate, gits, schedules, solvers
+from trajreg import _validate, gits, refine, schedules, solvers
 from trajreg.denoisers import Counted, Denoiser
 from trajreg.trajectory import Trajectory
 
@@ -383,6 +385,16 @@ def _exhaustive(D, noise, K, solver, *, grid=None, x_ref=None, batch_size=1024,
     return {"sigmas": g[list(best)], "path": list(best), "error": errors[best], "errors": errors}
 
 
+def _refined(D, noise, K, solver, **kw):
+    """The exhaustive optimum, then compass search through the solver (``refine.refined``)."""
+    return refine.refined(D, noise, K, solver, methods=METHODS, reference=_ref, **kw)
+
+
+def _refined_multistart(D, noise, K, solver, **kw):
+    """"refined" whose start may also be one of ``refine.MULTISTART`` (better on every fold)."""
+    return _refined(D, noise, K, solver, candidates=refine.MULTISTART, **kw)
+
+
 METHODS: dict[str, Callable[..., dict]] = {
     "polynomial": _fixed("polynomial"),
     "logsnr": _fixed("logsnr"),
@@ -393,6 +405,8 @@ METHODS: dict[str, Callable[..., dict]] = {
     "oss": _oss,
     "learned": _learned,
     "exhaustive": _exhaustive,
+    "refined": _refined,
+    "refined-multistart": _refined_multistart,
 }
 
 
@@ -414,7 +428,7 @@ def search(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int, solver:
     nfe = counted.samples
     if out.get("reused_warmup"):
         nfe += out["warmup_nfe"]
-    if method in ("learned", "exhaustive") and kw.get("x_ref") is not None:
+    if method in ("learned", "exhaustive", "refined", "refined-multistart") and kw.get("x_ref") is not None:
         nfe += noise.shape[0] * 100
     return SearchResult(method, sigmas, int(nfe), seconds, out)
 
