@@ -97,7 +97,7 @@ def test_glued_values_read_back_from_an_executed_notebook(tmp_path):
     claims = page[page.index("## Claims"):page.index("## Legacy rows")]
     fig03 = [line for line in claims.splitlines() if "fig03.outside_2pcs" in line]
     assert [line.split(" | ")[0] for line in fig03] == ["| **reproduces**", "| **does not reproduce**"]
-    assert "0.86 [0.84, 0.88] | 12 |" in fig03[0] and fig03[1].endswith("| large |")
+    assert "0.860 [0.840, 0.880] | 12 |" in fig03[0] and fig03[1].endswith("| large |")
     assert "NFE 100; toy" in fig03[0]
     surprises = page[page.index("## Surprises"):page.index("## Claims")]
     assert "**does not reproduce**: fig03.outside_2pcs" in surprises

@@ -1,10 +1,18 @@
 """Tables a reader can read: ours and the paper's side by side, intervals as "a [b, c]", the better
-entry in bold, as HTML for the book (pandas Styler, no text dumps)."""
+entry in bold only where intervals separate it, as HTML for the book (pandas Styler, no text dumps).
+
+Every number on the site goes through one formatter, :func:`fmt` (and :func:`fmt_interval` for an
+interval): significant digits written out as a decimal (never ``1e+04`` or ``3.47e-18``), integers
+with thousands separators, powers of ten only where a decimal would need more than four zeros,
+written ``6.91 × 10⁻⁶``.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import numbers
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,39 +20,178 @@ import pandas as pd
 
 from trajreg.stats import Estimate
 
-__all__ = ["cell", "html", "p_value", "records", "side_by_side", "significant"]
+__all__ = ["cell", "fmt", "fmt_interval", "html", "p_value", "records", "separated_best", "side_by_side",
+           "significant"]
+
+# Decimals are written out for magnitudes in [DECIMAL_MIN, DECIMAL_MAX); outside, a power of ten.
+DECIMAL_MIN, DECIMAL_MAX = 1e-4, 1e9
+# In an interval, a bound this much smaller than the interval's largest magnitude is written 0.
+ZERO_RELATIVE = 1e-9
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_EMPTY = "–"
 
 
-def _value(v: Any) -> float:
-    """The number a cell is ranked by (an Estimate's point value); NaN for empty cells."""
-    if isinstance(v, Estimate):
-        return v.value
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
+def _check_digits(digits: int) -> int:
+    if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or digits < 1:
+        raise ValueError(f"digits must be a positive int (significant digits), got {digits!r}")
+    return int(digits)
+
+
+def _is_empty(x: Any) -> bool:
+    return x is None or (isinstance(x, numbers.Real) and not isinstance(x, numbers.Integral)
+                         and math.isnan(x))
+
+
+def _exponent(x: float, digits: int) -> int:
+    """floor(log10|x|) after rounding x to ``digits`` significant digits (999.6 -> 3 at 3 digits)."""
+    return int(f"{x:.{digits - 1}e}".split("e")[1])
+
+
+def _places(x: float, digits: int) -> int:
+    """Decimal places that show x to ``digits`` significant digits (0 for large numbers)."""
+    return max(0, digits - 1 - _exponent(x, digits))
+
+
+def _fixed(x: float, places: int) -> str:
+    """x with ``places`` decimals and thousands separators; a rounded -0 is written 0."""
+    s = f"{x:,.{places}f}"
+    return s[1:] if s.startswith("-") and not s.strip("-0.,") else s
+
+
+def _power(mantissa: str, exponent: int) -> str:
+    return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """One number as a reader reads it.
+
+    - an integer (Python or NumPy) in full with thousands separators: ``10000 -> "10,000"``;
+    - a float to ``digits`` significant digits written out: ``0.000123456 -> "0.000123"``,
+      ``10000.0 -> "10,000"``, ``1.0 -> "1.00"``; a power of ten only outside [1e-4, 1e9):
+      ``6.91e-06 -> "6.91 × 10⁻⁶"``; infinities as ``"∞"``;
+    - an :class:`~trajreg.stats.Estimate` as :func:`fmt_interval` writes it;
+    - None or NaN as "–", text as is.
+
+    Raises ValueError for ``digits`` that is not a positive int and TypeError for anything else
+    that is not a number.
+    """
+    digits = _check_digits(digits)
+    if isinstance(x, Estimate):
+        return fmt_interval(x, digits)
+    if isinstance(x, str):
+        return x
+    if _is_empty(x):
+        return _EMPTY
+    if isinstance(x, bool | np.bool_):
+        raise TypeError(f"fmt formats numbers, not booleans: got {x!r}")
+    if isinstance(x, numbers.Integral):
+        return f"{int(x):,}"
+    if not isinstance(x, numbers.Real):
+        raise TypeError(f"fmt formats numbers, Estimates, text or None; got {type(x).__name__}: {x!r}")
+    x = float(x)
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if x == 0:
+        return "0"
+    if not DECIMAL_MIN <= abs(x) < DECIMAL_MAX:
+        mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+        return _power(mantissa, int(exponent))
+    return _fixed(x, _places(x, digits))
+
+
+def fmt_interval(est: Estimate, digits: int = 3, *, n: bool = False) -> str:
+    """An interval as "value [lo, hi]", all three with the same decimal places (those that give the
+    largest of them ``digits`` significant digits): ``0.15 [0.14, 0.161] -> "0.150 [0.140, 0.161]"``.
+
+    A bound that is zero to within 1e-9 of the largest magnitude is written 0
+    (``0 [3.47e-18, 0.0566] -> "0 [0, 0.0566]"``); one that would round to 0 but is not negligible
+    keeps its own significant digits. Where rounding would make distinct numbers look equal
+    (``0.99996 [0.99991, 0.99999]``), up to four more places are shown. Outside [1e-4, 1e9) the
+    three share one power of ten: ``"6.91 [3.95, 18.3] × 10⁻⁶"``. ``n=True`` appends " (n = 1,000)".
+    """
+    digits = _check_digits(digits)
+    if not isinstance(est, Estimate):
+        raise TypeError(f"fmt_interval takes an Estimate, got {type(est).__name__}: {est!r}")
+    vals = (est.value, est.lo, est.hi)
+    scale = max(abs(v) for v in vals)
+    suffix = f" (n = {est.n:,})" if n else ""
+    if scale == 0:
+        return "0 [0, 0]" + suffix
+    zero = scale * ZERO_RELATIVE
+    power = 0
+    if not DECIMAL_MIN <= scale < DECIMAL_MAX:
+        power = _exponent(est.value if abs(est.value) > zero else scale, digits)
+        vals = tuple(v / 10.0 ** power for v in vals)
+        scale, zero = scale / 10.0 ** power, zero / 10.0 ** power
+
+    def write(v: float, places: int) -> str:
+        if abs(v) <= zero:
+            return "0"
+        s = _fixed(v, places)
+        return fmt(v, digits) if not power and not s.strip("-0.,") else s
+
+    places = _places(scale, digits)
+    for extra in range(5):
+        out = [write(v, places + extra) for v in vals]
+        exact = [0.0 if abs(v) <= zero else v for v in vals]
+        clash = any(out[i] == out[j] and exact[i] != exact[j] for i, j in ((0, 1), (0, 2), (1, 2)))
+        if not clash:
+            break
+    text = f"{out[0]} [{out[1]}, {out[2]}]"
+    return (_power(f"{text}", power) if power else text) + suffix
+
+
+def separated_best(entries: Sequence[Any], best: str = "min") -> list[bool]:
+    """Which entry to print in bold: the best one by point value (``best`` "min" or "max"), and only
+    where its 95 % interval lies entirely on the better side of every other entry's interval.
+
+    Entries are Estimates, plain numbers (which have no interval, so nothing among them is ever
+    separated) or empty (None/NaN, ignored). Returns one flag per entry, at most one True; all False
+    with fewer than two non-empty entries, or where any non-empty entry lacks an interval.
+    """
+    if best not in ("min", "max"):
+        raise ValueError(f"best must be 'min' or 'max', got {best!r}")
+    flags = [False] * len(entries)
+    present = [(i, e) for i, e in enumerate(entries) if not _is_empty(e)]
+    if len(present) < 2 or not all(isinstance(e, Estimate) for _, e in present):
+        return flags
+    sign = 1.0 if best == "min" else -1.0
+    i, top = min(present, key=lambda p: sign * p[1].value)
+    rivals = [e for j, e in present if j != i]
+    flags[i] = all(top.hi < e.lo if best == "min" else top.lo > e.hi for e in rivals)
+    return flags
+
+
+def _spec_digits(spec: str) -> int | None:
+    """The significant digits of a "g" format spec (".3g", "#.4g"), None for any other spec."""
+    m = re.fullmatch(r"#?\.(\d+)g", spec)
+    return int(m.group(1)) if m else None
 
 
 def cell(v: Any, spec: str = ".3g") -> str:
-    """One table entry: an Estimate as "a [b, c]", a number with ``spec``, empty as "–"."""
+    """One table entry: a "g" spec (".3g": 3 significant digits) goes through :func:`fmt`, any other
+    format spec (".1f") through ``format``; an Estimate as "a [b, c]", empty as "–", text as is."""
+    digits = _spec_digits(spec)
+    if digits is not None:
+        return fmt(v, digits)
     if isinstance(v, Estimate):
         return v.fmt(spec)
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, int | float):
+    if _is_empty(v):
+        return _EMPTY
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
         return format(v, spec)
     return str(v)
 
 
 def _best_mask(df: pd.DataFrame, best: str | None) -> pd.DataFrame:
-    """True where an entry is the best of its column ("min" or "max"; None: no bold)."""
+    """True where an entry is the best of its column ("min" or "max") and its interval separates it
+    from every other entry of the column (:func:`separated_best`); None: no bold."""
     if best is None:
         return pd.DataFrame(False, index=df.index, columns=df.columns)
     if best not in ("min", "max"):
         raise ValueError(f"best must be 'min', 'max' or None, got {best!r}")
-    vals = df.map(_value)
-    target = vals.min() if best == "min" else vals.max()
-    return vals.eq(target, axis="columns") & vals.notna()
+    return pd.DataFrame({c: separated_best(list(df[c]), best) for c in df.columns},
+                        index=df.index).set_axis(df.columns, axis=1)
 
 
 def html(df: pd.DataFrame, *, best: str | None = None, spec: str = ".3g", caption: str = "",
@@ -86,24 +233,11 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, *, ours_label: str = "
 
 
 def significant(v: Any, digits: int | str = 3) -> str:
-    """One entry to ``digits`` significant digits, written out (no exponent), or formatted by
-    ``digits`` when it is a format spec; an Estimate as "a [b, c]", empty as "–", text as is."""
-    if isinstance(v, Estimate):
-        return f"{significant(v.value, digits)} [{significant(v.lo, digits)}, {significant(v.hi, digits)}]"
-    if isinstance(v, str):
-        return v
-    if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
-        return "–"
-    if isinstance(v, int | np.integer):
-        return str(v)
+    """One entry to ``digits`` significant digits through :func:`fmt`, or formatted by ``digits``
+    when it is a format spec (".1f"); an Estimate as "a [b, c]", empty as "–", text as is."""
     if isinstance(digits, str):
-        return format(v, digits)
-    if not isinstance(digits, int) or digits < 1:
-        raise ValueError(f"digits must be a positive int or a format spec, got {digits!r}")
-    if v == 0:
-        return "0"
-    r = float(f"{v:.{digits - 1}e}")     # rounded to `digits` significant digits, then written out
-    return f"{r:.{max(0, digits - 1 - math.floor(math.log10(abs(r))))}f}"
+        return cell(v, digits)
+    return fmt(v, digits)
 
 
 def p_value(p: float) -> str:
@@ -111,23 +245,31 @@ def p_value(p: float) -> str:
     return "&lt; 0.001" if p < 1e-3 else significant(p, 2)
 
 
+def _label(v: Any) -> Any:
+    """A row label: a whole float as an integer ("10,000", not "1e+04"), other numbers by fmt."""
+    if isinstance(v, numbers.Real) and not isinstance(v, bool | numbers.Integral) and float(v).is_integer():
+        return fmt(int(v))
+    return fmt(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v
+
+
 def records(rows: list[dict], index: list[str], *, caption: str = "", lowest: tuple = (),
             within: tuple = (), digits: dict | None = None):
     """``rows`` (dicts; keys starting with "_" left out) as an HTML table labelled by the ``index``
     keys; in each column of ``lowest``, the lowest entry among rows that share the ``within`` keys
-    in bold. ``digits``: significant digits (or a format spec) by column, default 3."""
+    in bold where its interval separates it from the others (:func:`separated_best`). ``digits``:
+    significant digits (or a format spec) by column, default 3."""
     df = pd.DataFrame(rows)
     df = df[[c for c in df.columns if not c.startswith("_")]]
     missing = [c for c in (*index, *lowest, *within) if c not in df.columns]
     if missing:
         raise ValueError(f"index, lowest and within must name columns of rows; unknown: {missing}")
-    values = df.map(_value)
     bold = pd.DataFrame(False, index=df.index, columns=df.columns)
+    groups = [list(g) for g in df.groupby([df[k] for k in within]).indices.values()] if within \
+        else [list(range(len(df)))]
     for col in lowest:
-        x = values[col]
-        low = x.groupby([df[k] for k in within]).transform("min") if within else x.min()
-        bold[col] = x.eq(low) & x.notna()
-    body = pd.DataFrame({c: df[c].map(lambda v: f"{v:g}" if isinstance(v, float) else v) if c in index
+        for g in groups:
+            bold.iloc[g, df.columns.get_loc(col)] = separated_best(list(df[col].iloc[g]), "min")
+    body = pd.DataFrame({c: df[c].map(_label) if c in index
                          else df[c].map(lambda v, c=c: significant(v, (digits or {}).get(c, 3)))
                          for c in df.columns}).set_index(index)
     bold = bold.drop(columns=list(index)).set_axis(body.index)
