@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -6,6 +7,11 @@ import pytest
 
 from trajreg import tables
 from trajreg.stats import Estimate
+
+
+def plain(out: str) -> str:
+    """HTML table text without the spans that keep an interval on one line."""
+    return re.sub(r"</?span[^>]*>", "", out)
 
 # ---- fmt: one formatter for every number on the site ----------------------------------------------
 
@@ -94,7 +100,7 @@ def test_html_bolds_the_best_entry_only_where_intervals_separate_it():
     df = pd.DataFrame({"5": [3.0, 2.0],
                        "6": [Estimate(1.0, 0.9, 1.1, 8), Estimate(4.0, 3, 5, 8)],
                        "8": [Estimate(1.0, 0.9, 1.1, 8), Estimate(1.05, 1.0, 1.2, 8)]}, index=["a", "b"])
-    out = tables.html(df, best="min").data
+    out = plain(tables.html(df, best="min").data)
     assert "<b>1.00 [0.90, 1.10]</b>" in out and out.count("<b>") == 1
     assert "<b>2.00</b>" not in out               # single numbers: no interval, no bold
     assert "<b>" not in tables.html(df).data
@@ -105,7 +111,7 @@ def test_side_by_side_pairs_columns_and_keeps_missing_rows():
     ours = pd.DataFrame({5: [Estimate(10.0, 9.0, 11.0, 64), Estimate(8.0, 7.0, 8.5, 64)]},
                         index=["iPNDM", "iPNDM + GITS"])
     paper = pd.DataFrame({5: [13.59, 8.38], 6: [7.05, 4.88]}, index=["iPNDM", "iPNDM + GITS"])
-    out = tables.side_by_side(ours, paper, best="min").data
+    out = plain(tables.side_by_side(ours, paper, best="min").data)
     assert "<b>8.00 [7.00, 8.50]</b>" in out and out.count("<b>") == 1   # the paper's numbers: no intervals
     assert "–" in out      # our NFE-6 column is empty
 
@@ -132,8 +138,14 @@ def test_records_bolds_the_separated_lowest_entry_within_each_group():
             for s, x in (("a", 0.3), ("b", 0.2))] + \
            [{"NFE": 6, "n": 10000.0, "schedule": s, "error": e(x), "_hidden": 1}
             for s, x in (("a", 0.1), ("b", 0.11))]
-    html = tables.records(rows, ["NFE", "n", "schedule"], lowest=("error",), within=("NFE",)).data
+    html = plain(tables.records(rows, ["NFE", "n", "schedule"], lowest=("error",), within=("NFE",)).data)
     assert html.count("<b>") == 1 and "<b>0.200 [0.180, 0.220]</b>" in html   # NFE 6: overlapping
     assert "_hidden" not in html and "10,000" in html and "1e+04" not in html
     with pytest.raises(ValueError, match="unknown"):
         tables.records(rows, ["NFE"], lowest=("nope",))
+
+
+def test_html_keeps_an_interval_on_one_line():
+    out = tables.html(pd.DataFrame({"FID": [Estimate(63.9, 62.0, 66.1, 10)]})).data
+    assert '63.9 <span class="trajreg-iv">[62.0, 66.1]</span>' in out
+    assert '<div class="table-wrap">' in out

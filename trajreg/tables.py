@@ -194,15 +194,28 @@ def _best_mask(df: pd.DataFrame, best: str | None) -> pd.DataFrame:
                         index=df.index).set_axis(df.columns, axis=1)
 
 
+_INTERVAL = re.compile(r"^(.*?) (\[[^\[\]]*\])(.*)$", re.S)
+
+
+def _keep_interval_together(text: Any) -> Any:
+    """"a [b, c]" as "a <span class="trajreg-iv">[b, c]</span>": a narrow cell may break between
+    the value and its interval, never inside the interval (book/_static/trajreg.css)."""
+    if not isinstance(text, str) or "trajreg-iv" in text:
+        return text
+    return _INTERVAL.sub(r'\1 <span class="trajreg-iv">\2</span>\3', text)
+
+
 def html(df: pd.DataFrame, *, best: str | None = None, spec: str = ".3g", caption: str = "",
          bold: pd.DataFrame | None = None, formatter: Callable[[Any], str] | None = None):
     """An HTML table (IPython display object) of ``df``: Estimates as "a [b, c]", numbers with
-    ``spec``, the best entry of each column in bold (``best`` "min"/"max") or where ``bold``."""
+    ``spec`` (a "g" spec through :func:`fmt`), the best entry of each column in bold where intervals
+    separate it (``best`` "min"/"max") or where ``bold``. The table has class ``trajreg-table`` inside
+    a ``div.table-wrap`` (the site's CSS: small type, headers that wrap, no interval split)."""
     from IPython.display import HTML
 
     mask = bold if bold is not None else _best_mask(df, best)
-    fmt = formatter or (lambda v: cell(v, spec))
-    body = df.map(fmt)
+    write = formatter or (lambda v: cell(v, spec))
+    body = df.map(lambda v: _keep_interval_together(write(v)))
     body = body.where(~mask.reindex_like(body).fillna(False).astype(bool), "<b>" + body + "</b>")
     styler = body.style.set_table_attributes('class="trajreg-table"')
     if caption:
