@@ -38,8 +38,7 @@ def test_fmt_digits_and_bad_input():
     for bad in (0, -1, 1.5, "3", True):
         with pytest.raises(ValueError, match="digits"):
             tables.fmt(1.0, bad)
-    with pytest.raises(TypeError, match="boolean"):
-        tables.fmt(True)
+    assert tables.fmt(True) == "yes" and tables.fmt(np.bool_(False)) == "no"
     with pytest.raises(TypeError, match="list"):
         tables.fmt([1.0])
 
@@ -94,6 +93,7 @@ def test_cell_formats_estimates_numbers_and_gaps():
     assert tables.cell(13.594) == "13.6" and tables.cell(10000.0) == "10,000"
     assert tables.cell(3.14159, ".1f") == "3.1" and tables.cell(1.761e4, ".4g") == "17,610"
     assert tables.cell(None) == "–" and tables.cell(math.nan) == "–"
+    assert tables.cell(pd.NA) == "<NA>" and tables.cell(("a", 1)) == "('a', 1)"   # not numbers: as str
 
 
 def test_html_bolds_the_best_entry_only_where_intervals_separate_it():

@@ -2,9 +2,9 @@
 entry in bold only where intervals separate it, as HTML for the book (pandas Styler, no text dumps).
 
 Every number on the site goes through one formatter, :func:`fmt` (and :func:`fmt_interval` for an
-interval): significant digits written out as a decimal (never ``1e+04`` or ``3.47e-18``), integers
-with thousands separators, powers of ten only where a decimal would need more than four zeros,
-written ``6.91 × 10⁻⁶``.
+interval): significant digits written out as a decimal (never E notation such as ``1e+04``),
+integers with thousands separators, powers of ten only where a decimal would need more than four
+zeros, written ``6.91 × 10⁻⁶``.
 """
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ def fmt(x: Any, digits: int = 3) -> str:
 
     - an integer (Python or NumPy) in full with thousands separators: ``10000 -> "10,000"``;
     - a float to ``digits`` significant digits written out: ``0.000123456 -> "0.000123"``,
-      ``10000.0 -> "10,000"``, ``1.0 -> "1.00"``; a power of ten only outside [1e-4, 1e9):
-      ``6.91e-06 -> "6.91 × 10⁻⁶"``; infinities as ``"∞"``;
+      ``10000.0 -> "10,000"``, ``1.0 -> "1.00"``; a power of ten only below 0.0001 or from 10⁹ on:
+      ``0.00000691 -> "6.91 × 10⁻⁶"``; infinities as ``"∞"``;
     - an :class:`~trajreg.stats.Estimate` as :func:`fmt_interval` writes it;
-    - None or NaN as "–", text as is.
+    - None or NaN as "–", text as is, a boolean as "yes" / "no".
 
     Raises ValueError for ``digits`` that is not a positive int and TypeError for anything else
     that is not a number.
@@ -83,7 +83,7 @@ def fmt(x: Any, digits: int = 3) -> str:
     if _is_empty(x):
         return _EMPTY
     if isinstance(x, bool | np.bool_):
-        raise TypeError(f"fmt formats numbers, not booleans: got {x!r}")
+        return "yes" if x else "no"
     if isinstance(x, numbers.Integral):
         return f"{int(x):,}"
     if not isinstance(x, numbers.Real):
@@ -103,11 +103,12 @@ def fmt_interval(est: Estimate, digits: int = 3, *, n: bool = False) -> str:
     """An interval as "value [lo, hi]", all three with the same decimal places (those that give the
     largest of them ``digits`` significant digits): ``0.15 [0.14, 0.161] -> "0.150 [0.140, 0.161]"``.
 
-    A bound that is zero to within 1e-9 of the largest magnitude is written 0
-    (``0 [3.47e-18, 0.0566] -> "0 [0, 0.0566]"``); one that would round to 0 but is not negligible
-    keeps its own significant digits. Where rounding would make distinct numbers look equal
-    (``0.99996 [0.99991, 0.99999]``), up to four more places are shown. Outside [1e-4, 1e9) the
-    three share one power of ten: ``"6.91 [3.95, 18.3] × 10⁻⁶"``. ``n=True`` appends " (n = 1,000)".
+    A bound that is zero to within 10⁻⁹ of the largest magnitude is written 0 (a lower bound of
+    3.47 × 10⁻¹⁸ beside an upper one of 0.0566 gives ``"0 [0, 0.0566]"``); one that would round to 0
+    but is not negligible keeps its own significant digits. Where rounding would make distinct
+    numbers look equal (``0.99996 [0.99991, 0.99999]``), up to four more places are shown. Below
+    0.0001 or from 10⁹ on, the three share one power of ten: ``"6.91 [3.95, 18.3] × 10⁻⁶"``.
+    ``n=True`` appends " (n = 1,000)".
     """
     digits = _check_digits(digits)
     if not isinstance(est, Estimate):
@@ -170,10 +171,12 @@ def _spec_digits(spec: str) -> int | None:
 
 def cell(v: Any, spec: str = ".3g") -> str:
     """One table entry: a "g" spec (".3g": 3 significant digits) goes through :func:`fmt`, any other
-    format spec (".1f") through ``format``; an Estimate as "a [b, c]", empty as "–", text as is."""
+    format spec (".1f") through ``format``; an Estimate as "a [b, c]", empty as "–", text and
+    anything else that is not a number as ``str`` gives it."""
     digits = _spec_digits(spec)
     if digits is not None:
-        return fmt(v, digits)
+        is_number = isinstance(v, numbers.Real | np.bool_ | Estimate | str) or v is None
+        return fmt(v, digits) if is_number else str(v)
     if isinstance(v, Estimate):
         return v.fmt(spec)
     if _is_empty(v):
