@@ -275,11 +275,13 @@ TABLE_PAGES_JS = """() => {
   document.querySelectorAll('details').forEach(d => { d.open = true; });
   const tables = document.querySelectorAll('article table.trajreg-table, article table.trajreg-claims');
   return [...tables].map(t => {
-    let box = t.parentElement;   // the nearest box that scrolls or clips: what the reader sees of the table
-    while (box && box.tagName !== 'ARTICLE' && getComputedStyle(box).overflowX === 'visible') {
-      box = box.parentElement;
+    // what the reader sees of the table: clipped by every box around it that scrolls or hides
+    let visible = window.innerWidth;
+    for (let box = t.parentElement; box && box.tagName !== 'BODY'; box = box.parentElement) {
+      if (getComputedStyle(box).overflowX !== 'visible') {
+        visible = Math.min(visible, box.getBoundingClientRect().right);
+      }
     }
-    const visible = Math.min(box.getBoundingClientRect().right, window.innerWidth);
     const last = [...t.querySelectorAll('tr')].map(r => r.lastElementChild).filter(Boolean);
     const right = Math.max(...last.map(c => c.getBoundingClientRect().right));
     const head = [...t.querySelectorAll('thead th')].map(h => h.textContent.trim()).filter(Boolean);
