@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as _st
 
+from trajreg import _numfmt
+
 LEVEL = 0.95
 _Z = float(_st.norm.ppf(0.5 + LEVEL / 2))  # 1.959963984540054
 
@@ -43,12 +45,10 @@ class Estimate:
 
     def fmt(self, spec: str = ".3g") -> str:
         """'value [lo, hi]': a "g" spec (".3g", significant digits) through the site's one number
-        formatter, :func:`trajreg.tables.fmt_interval`; any other spec (".2f") applied to each number."""
+        formatter (:func:`trajreg.tables.fmt_interval`); any other spec (".2f") applied to each number."""
         m = re.fullmatch(r"#?\.(\d+)g", spec)
         if m:
-            from trajreg.tables import fmt_interval  # tables imports this module
-
-            return fmt_interval(self, int(m.group(1)))
+            return _numfmt.interval(self.value, self.lo, self.hi, int(m.group(1)))
 
         def f(v: float) -> str:
             return format(v, spec).rstrip(".") if "#" in spec else format(v, spec)

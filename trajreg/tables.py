@@ -9,7 +9,6 @@ zeros, written ``6.91 × 10⁻⁶``.
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from collections.abc import Callable, Sequence
@@ -18,49 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trajreg import _numfmt
 from trajreg.stats import Estimate
 
 __all__ = ["cell", "fmt", "fmt_interval", "html", "p_value", "records", "separated_best", "side_by_side",
            "significant"]
-
-# Decimals are written out for magnitudes in [DECIMAL_MIN, DECIMAL_MAX); outside, a power of ten.
-DECIMAL_MIN, DECIMAL_MAX = 1e-4, 1e9
-# In an interval, a bound this much smaller than the interval's largest magnitude is written 0.
-ZERO_RELATIVE = 1e-9
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-_EMPTY = "–"
-
-
-def _check_digits(digits: int) -> int:
-    if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or digits < 1:
-        raise ValueError(f"digits must be a positive int (significant digits), got {digits!r}")
-    return int(digits)
-
-
-def _is_empty(x: Any) -> bool:
-    return x is None or (isinstance(x, numbers.Real) and not isinstance(x, numbers.Integral)
-                         and math.isnan(x))
-
-
-def _exponent(x: float, digits: int) -> int:
-    """floor(log10|x|) after rounding x to ``digits`` significant digits (999.6 -> 3 at 3 digits)."""
-    return int(f"{x:.{digits - 1}e}".split("e")[1])
-
-
-def _places(x: float, digits: int) -> int:
-    """Decimal places that show x to ``digits`` significant digits (0 for large numbers)."""
-    return max(0, digits - 1 - _exponent(x, digits))
-
-
-def _fixed(x: float, places: int) -> str:
-    """x with ``places`` decimals and thousands separators; a rounded -0 is written 0."""
-    s = f"{x:,.{places}f}"
-    return s[1:] if s.startswith("-") and not s.strip("-0.,") else s
-
-
-def _power(mantissa: str, exponent: int) -> str:
-    return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
-
 
 def fmt(x: Any, digits: int = 3) -> str:
     """One number as a reader reads it.
@@ -75,28 +36,9 @@ def fmt(x: Any, digits: int = 3) -> str:
     Raises ValueError for ``digits`` that is not a positive int and TypeError for anything else
     that is not a number.
     """
-    digits = _check_digits(digits)
     if isinstance(x, Estimate):
         return fmt_interval(x, digits)
-    if isinstance(x, str):
-        return x
-    if _is_empty(x):
-        return _EMPTY
-    if isinstance(x, bool | np.bool_):
-        return "yes" if x else "no"
-    if isinstance(x, numbers.Integral):
-        return f"{int(x):,}"
-    if not isinstance(x, numbers.Real):
-        raise TypeError(f"fmt formats numbers, Estimates, text or None; got {type(x).__name__}: {x!r}")
-    x = float(x)
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    if x == 0:
-        return "0"
-    if not DECIMAL_MIN <= abs(x) < DECIMAL_MAX:
-        mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-        return _power(mantissa, int(exponent))
-    return _fixed(x, _places(x, digits))
+    return _numfmt.number(x, digits)
 
 
 def fmt_interval(est: Estimate, digits: int = 3, *, n: bool = False) -> str:
@@ -108,38 +50,13 @@ def fmt_interval(est: Estimate, digits: int = 3, *, n: bool = False) -> str:
     but is not negligible keeps its own significant digits. Where rounding would make distinct
     numbers look equal (``0.99996 [0.99991, 0.99999]``), up to four more places are shown. Below
     0.0001 or from 10⁹ on, the three share one power of ten: ``"6.91 [3.95, 18.3] × 10⁻⁶"``.
-    ``n=True`` appends " (n = 1,000)".
+    ``n=True`` appends " (n = 1,000)". Raises TypeError for anything but an Estimate and
+    ValueError for ``digits`` that is not a positive int.
     """
-    digits = _check_digits(digits)
     if not isinstance(est, Estimate):
         raise TypeError(f"fmt_interval takes an Estimate, got {type(est).__name__}: {est!r}")
-    vals = (est.value, est.lo, est.hi)
-    scale = max(abs(v) for v in vals)
-    suffix = f" (n = {est.n:,})" if n else ""
-    if scale == 0:
-        return "0 [0, 0]" + suffix
-    zero = scale * ZERO_RELATIVE
-    power = 0
-    if not DECIMAL_MIN <= scale < DECIMAL_MAX:
-        power = _exponent(est.value if abs(est.value) > zero else scale, digits)
-        vals = tuple(v / 10.0 ** power for v in vals)
-        scale, zero = scale / 10.0 ** power, zero / 10.0 ** power
-
-    def write(v: float, places: int) -> str:
-        if abs(v) <= zero:
-            return "0"
-        s = _fixed(v, places)
-        return fmt(v, digits) if not power and not s.strip("-0.,") else s
-
-    places = _places(scale, digits)
-    for extra in range(5):
-        out = [write(v, places + extra) for v in vals]
-        exact = [0.0 if abs(v) <= zero else v for v in vals]
-        clash = any(out[i] == out[j] and exact[i] != exact[j] for i, j in ((0, 1), (0, 2), (1, 2)))
-        if not clash:
-            break
-    text = f"{out[0]} [{out[1]}, {out[2]}]"
-    return (_power(f"{text}", power) if power else text) + suffix
+    text = _numfmt.interval(est.value, est.lo, est.hi, digits)
+    return text + (f" (n = {est.n:,})" if n else "")
 
 
 def separated_best(entries: Sequence[Any], best: str = "min") -> list[bool]:
@@ -153,7 +70,7 @@ def separated_best(entries: Sequence[Any], best: str = "min") -> list[bool]:
     if best not in ("min", "max"):
         raise ValueError(f"best must be 'min' or 'max', got {best!r}")
     flags = [False] * len(entries)
-    present = [(i, e) for i, e in enumerate(entries) if not _is_empty(e)]
+    present = [(i, e) for i, e in enumerate(entries) if not _numfmt.is_empty(e)]
     if len(present) < 2 or not all(isinstance(e, Estimate) for _, e in present):
         return flags
     sign = 1.0 if best == "min" else -1.0
@@ -179,8 +96,8 @@ def cell(v: Any, spec: str = ".3g") -> str:
         return fmt(v, digits) if is_number else str(v)
     if isinstance(v, Estimate):
         return v.fmt(spec)
-    if _is_empty(v):
-        return _EMPTY
+    if _numfmt.is_empty(v):
+        return _numfmt.EMPTY
     if isinstance(v, numbers.Real) and not isinstance(v, bool):
         return format(v, spec)
     return str(v)
