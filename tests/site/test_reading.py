@@ -41,7 +41,8 @@ class ReaderText(HTMLParser):
         a = dict(attrs)
         if tag == "a" and a.get("href"):
             self.links.append(a["href"] or "")
-        self.parts.append(" ")
+        self.parts.append(" ")      # elements separate words: <td>1</td><td>2</td> is not "12"
+        self.shown.append(" ")
         if tag in VOID:
             return
         classes = set((a.get("class") or "").split())
