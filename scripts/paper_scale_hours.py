@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 from trajreg.paper import TABLE4  # noqa: E402  (paper Table 4, seconds on an A100)
+from trajreg.tables import fmt  # noqa: E402  (the site's one number formatter)
 
 TABLE4_S = {"edm-cifar10-uncond-vp": TABLE4["cifar10"], "edm-ffhq-uncond-vp": TABLE4["ffhq"],
             "edm-imagenet64-cond-adm": TABLE4["imagenet64"], "cm-lsun-bedroom-edm": TABLE4["lsun_bedroom"]}
@@ -95,11 +96,11 @@ def main() -> None:
     cost = per_image_nfe_ms()
     print("| model | ms per image-NFE (H200) |\n|---|---|")
     for m, c in cost.items():
-        print(f"| `{m}` | {c:.3g} |")
+        print(f"| `{m}` | {fmt(c)} |")
     print("\n| notebook | networks | image-NFEs per network | GPU hours (1 H200, networks only) |")
     print("|---|---|---|---|")
     for name, models, n, hours in rows():
-        print(f"| {name} | {models} | {n:,} | {hours:.2g} |")
+        print(f"| {name} | {models} | {n:,} | {fmt(hours, 2)} |")
 
 
 if __name__ == "__main__":

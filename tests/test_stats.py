@@ -14,7 +14,7 @@ from trajreg.stats import Estimate
 def test_estimate_formats_and_round_trips():
     e = Estimate(0.15, 0.14, 0.161, 64)
     assert str(e) == "0.150 [0.140, 0.161] (n=64)"
-    assert e.fmt() == "0.15 [0.14, 0.161]"
+    assert e.fmt() == "0.150 [0.140, 0.161]" and e.fmt(".2f") == "0.15 [0.14, 0.16]"
     assert Estimate.from_dict(e.to_dict()) == e
     assert Estimate.exact(2.0).lo == 2.0
     with pytest.raises(ValueError, match="lo <= hi"):

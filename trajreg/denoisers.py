@@ -231,7 +231,7 @@ class GaussianMixtureDenoiser:
     @classmethod
     def example(cls, dim: int = 16, n_comp: int = 4, seed: int = 0) -> GaussianMixtureDenoiser:
         """The book's test mixture: ``n_comp`` equal-weight components in ``dim`` dimensions with
-        means of scale 0.6 and random anisotropic covariances A A^T / dim * 0.05 + 1e-3 I (float64)."""
+        means of scale 0.6 and random anisotropic covariances A A^T / dim * 0.05 + 0.001 I (float64)."""
         if dim < 1 or n_comp < 1:
             raise ValueError(f"dim and n_comp must be >= 1, got {dim} and {n_comp}")
         g = torch.Generator().manual_seed(seed)

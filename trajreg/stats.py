@@ -8,11 +8,14 @@ Tibshirani 1993): BCa for means and ratios, percentile where BCa is undefined (t
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats as _st
+
+from trajreg import _numfmt
 
 LEVEL = 0.95
 _Z = float(_st.norm.ppf(0.5 + LEVEL / 2))  # 1.959963984540054
@@ -38,10 +41,15 @@ class Estimate:
             raise ValueError(f"Estimate needs lo <= hi, got lo={self.lo}, hi={self.hi}")
 
     def __str__(self) -> str:
-        return f"{self.fmt('#.3g')} (n={self.n})"
+        return f"{self.fmt()} (n={self.n})"
 
     def fmt(self, spec: str = ".3g") -> str:
-        """'value [lo, hi]' with each number formatted by ``spec``."""
+        """'value [lo, hi]': a "g" spec (".3g", significant digits) through the site's one number
+        formatter (:func:`trajreg.tables.fmt_interval`); any other spec (".2f") applied to each number."""
+        m = re.fullmatch(r"#?\.(\d+)g", spec)
+        if m:
+            return _numfmt.interval(self.value, self.lo, self.hi, int(m.group(1)))
+
         def f(v: float) -> str:
             return format(v, spec).rstrip(".") if "#" in spec else format(v, spec)
         return f"{f(self.value)} [{f(self.lo)}, {f(self.hi)}]"
