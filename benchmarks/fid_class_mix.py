@@ -33,7 +33,7 @@ import torch
 from inception_headline import FLOOR, SCHEDULES, FeatureStore, chunks, definitions, images, write_jsonl
 from table1_large import git_commit, hardware, precision
 
-from trajreg import data, fid, models, stats
+from trajreg import classifier, data, fid, models, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 INCEPTION_ID = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None, extractor_id: str = INCEPTION_ID) -> Non
     defs = definitions(a, stored, model_sha)
     inc_store = FeatureStore(Path(a.features) if a.features else data.cache_dir() / "inception_headline",
                              extractor_id)
-    clf_id = f"fmnist-classifier:{fid.classifier_card()['sha256'][:16]}:embed+label"
+    clf_id = f"fmnist-classifier:{classifier.classifier_card()['sha256'][:16]}:embed+label"
     clf_store = FeatureStore(Path(a.clf_features) if a.clf_features
                              else data.cache_dir() / "fid_class_mix", clf_id)
     missing = [(name, s) for name in defs for s, e in chunks(a.n_ref if name == "reference" else a.n,

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from trajreg import data, evaluate, fid, gits, models, schedules, stats
+from trajreg import classifier, data, evaluate, fid, gits, models, schedules, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
@@ -121,7 +121,7 @@ class Scorer:
 
     def __init__(self, n: int, device: str):
         self.device = device
-        self.clf = fid.load_classifier(device=device)
+        self.clf = classifier.load_classifier(device=device)
         self.ref = fid.reference_stats("fmnist-train", device=device)
         self.train_feat = self.features(data.fashion_mnist("train")[:n])
 

@@ -17,7 +17,7 @@ import trajreg
 PACKAGE = Path(trajreg.__file__).parent
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 # The infrastructure chain, lowest first: a module may import only modules before it.
-HOUSE = ("_validate", "files", "data", "denoisers", "networks", "official", "models", "fid",
+HOUSE = ("_validate", "files", "data", "denoisers", "networks", "official", "models", "classifier", "fid",
          "evaluate", "cache", "runs", "distributed", "cli")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from trajreg import _validate, data, evaluate, fid, gits, models, schedules, trajectory
+from trajreg import _validate, classifier, data, evaluate, gits, models, schedules, trajectory
 from trajreg.cache import cached, model_key
 from trajreg.denoisers import Denoiser
 
@@ -99,7 +99,7 @@ def cached_trajectories(model: Model, seeds: range, solver: str, sigmas: torch.T
 
 def _features_key(extractor: str) -> str:
     """The checksum of the classifier behind the "fmnist" FID features ("" for others)."""
-    return fid.classifier_card()["sha256"] if extractor == "fmnist" else ""
+    return classifier.classifier_card()["sha256"] if extractor == "fmnist" else ""
 
 
 def cached_run(model: Model, solver: str, sigmas: torch.Tensor, seeds: range, *,
