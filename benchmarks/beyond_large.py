@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
                     r = search.search(m, D, noise_s, K, solver, warm=warm)
                     record(solver, K, m, r.sigmas, r.nfe, t_warm + r.seconds)
             if "gits-propagated" in run:
-                record(solver, K, "gits-propagated", warm21.sigmas[gits.search(cost, K, 1.0)],
+                record(solver, K, "gits-propagated", warm21.sigmas[gits.optimal_path(cost, K, 1.0)],
                        prop_nfe, t_w21 + t_cost)
             if "oss" in run:
                 single = search.oss_nfe(gits.N_GRID, K, B)

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     record("heun", "polynomial", schedules.polynomial(18))
     for nfe in a.nfe:
         record("ipndm", "polynomial", evaluate.baseline("ipndm", nfe))
-        record("ipndm", "gits", warm.sigmas[gits.search(cost, nfe, a.gamma)])
+        record("ipndm", "gits", warm.sigmas[gits.optimal_path(cost, nfe, a.gamma)])
     print(f"warm-up ({a.warmup} x 60 NFE) + cost matrix: {t_warm:.2f} s", file=sys.stderr)
     if a.json:
         with open(a.json, "a") as f:

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     out({"exp": "setup", "seconds": round(time.perf_counter() - t0, 1)})
     grid = warm.sigmas
     costs = {m: gits.cost_matrix(warm, m) for m in ("l2", "dev")}
-    paths = {(m, g): gits.search_all(costs[m], max(NFES), g) for m in costs for g in GAMMAS}
+    paths = {(m, g): gits.optimal_paths(costs[m], max(NFES), g) for m in costs for g in GAMMAS}
     done: dict = {}
 
     def run(exp, solver, label, sigmas, *, den=None, ref=None, z=None, **extra):
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     if "model" in todo:
         kde = runs.load_model("kde-fmnist")
         kde_warm, _ = runs.cached_warmup(kde, a.kde_n, batch_size=a.kde_n)
-        kde_paths = gits.search_all(gits.cost_matrix(kde_warm, "l2"), max(NFES), gits.GAMMA)
+        kde_paths = gits.optimal_paths(gits.cost_matrix(kde_warm, "l2"), max(NFES), gits.GAMMA)
         kz = noise[: a.kde_n]
         kde_ref = runs.cached_reference(kde, seeds[: a.kde_n], 100, batch_size=a.kde_n)
         for solver in solvers_:
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         hwarm = gits.warmup(hyb, data.noise(range(runs.WARMUP_SEED, runs.WARMUP_SEED + a.n_hybrid),
                                             model.shape), grid, batch_size=a.batch)
         href = evaluate.final_samples(hyb, hz, schedules.polynomial(101), "ipndm", batch_size=a.batch)
-        hpaths = gits.search_all(gits.cost_matrix(hwarm, "l2"), max(NFES), gits.GAMMA)
+        hpaths = gits.optimal_paths(gits.cost_matrix(hwarm, "l2"), max(NFES), gits.GAMMA)
         out({"exp": "hybrid-setup", "n": a.n_hybrid, "seconds": round(time.perf_counter() - start, 1),
              "first_stops": {k: float(grid[v[1]]) for k, v in hpaths.items() if k in NFES}})
         for solver in solvers_:

@@ -154,7 +154,7 @@ def gits_schedules(D, a: argparse.Namespace, shape) -> tuple[dict, float]:
     for metric in ("dev", "l2"):
         cost = gits.cost_matrix(warm, metric)
         for K in a.nfes:
-            out[f"gits-{metric}", K] = warm.sigmas[gits.search(cost, K, a.gamma)]
+            out[f"gits-{metric}", K] = warm.sigmas[gits.optimal_path(cost, K, a.gamma)]
     return out, time.perf_counter() - start
 
 

@@ -191,3 +191,40 @@ def test_ode_errors_passes_solver_options():
     off = search.ode_errors(D, noise, s, "unipc", ref, thresholding=False)
     assert not torch.allclose(on, off)
     assert off.mean() < on.mean()
+
+
+@pytest.mark.parametrize("method", list(search.METHODS))
+def test_every_method_takes_the_same_options(gauss, method):
+    """One set of keyword arguments serves every method (each reads what it needs)."""
+    D, noise, x_ref = gauss
+    r = search.search(method, D, noise, 3, "euler", grid=search.coarse_grid(9), x_ref=x_ref, iters=2,
+                      gamma=1.1, progress=False)
+    assert len(r.sigmas) == 4
+
+
+@pytest.mark.parametrize("method", [m for m in search.METHODS if m not in search.FIXED])
+@pytest.mark.parametrize("bad", ["shape", "nan"])
+def test_a_broken_denoiser_raises_instead_of_yielding_a_schedule(gauss, method, bad):
+    D, noise, _ = gauss
+
+    def broken(x, sigma):
+        out = D(x, sigma)
+        return out[:, :-1] if bad == "shape" else out * float("nan")
+
+    with pytest.raises(ValueError, match="input's shape" if bad == "shape" else "non-finite"):
+        search.search(method, broken, noise, 3, "euler", grid=9, iters=1)
+
+
+def test_shared_work_is_computed_once_and_charged_to_every_use(gauss):
+    D, noise, _ = gauss
+    shared = search.Shared()
+    first = search.search("gits-dev", D, noise, 4, grid=21, shared=shared)
+    again = search.search("oss", D, noise, 4, grid=21, shared=shared)
+    alone = search.search("oss", D, noise, 4, grid=21)
+    assert first.nfe == B * 20 and again.nfe == alone.nfe == search.oss_nfe(21, 4, B)
+    assert again.seconds >= shared._memo[next(iter(shared._memo))][2]
+    ref = shared.reference(D, noise)
+    learned = search.search("learned", D, noise, 3, "euler", iters=2, shared=shared)
+    own = search.search("learned", D, noise, 3, "euler", iters=2)
+    assert learned.nfe == own.nfe and torch.equal(learned.sigmas, own.sigmas)
+    torch.testing.assert_close(ref, search.reference(D, noise))

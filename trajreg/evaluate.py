@@ -20,6 +20,7 @@ from scipy.linalg import LinAlgWarning
 
 from trajreg import _validate, fid, schedules, solvers
 from trajreg.denoisers import Denoiser
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 
 __all__ = ["Result", "baseline", "evaluate", "final_samples", "n_steps", "ode_error",
            "propagated_error", "propagated_errors", "time_denoiser"]
@@ -33,8 +34,8 @@ def n_steps(solver: str, nfe: int) -> int | None:
     return nfe // per_step if nfe % per_step == 0 else None
 
 
-def baseline(solver: str, K: int, sigma_min: float = 0.002,
-             sigma_max: float = 80.0) -> torch.Tensor:
+def baseline(solver: str, K: int, sigma_min: float = SIGMA_MIN,
+             sigma_max: float = SIGMA_MAX) -> torch.Tensor:
     """The solver's recommended schedule with K steps (``schedules.RECOMMENDED``)."""
     name, kw = schedules.RECOMMENDED[_validate.choice("solver", solver, schedules.RECOMMENDED)]
     return schedules.get(name, K + 1, sigma_min=sigma_min, sigma_max=sigma_max, **kw)

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from trajreg import _validate, files, official
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -22,8 +23,8 @@ class ModelInfo:
     description: str
     build: Callable[..., Callable]
     data_shape: tuple[int, ...]
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
 
 
 def card(name: str = "fmnist-edm") -> dict:

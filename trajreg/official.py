@@ -48,8 +48,8 @@ from torch.nn import functional as F  # noqa: N812
 from trajreg import _validate, files
 from trajreg.data import cache_dir
 from trajreg.denoisers import as_sigma
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN  # the official code forces EDM nets to this range
 
-SIGMA_MIN, SIGMA_MAX = 0.002, 80.0   # the official code forces EDM nets to this range (sample.py)
 EDM_URL = "https://nvlabs-fi-cdn.nvidia.com/edm/"
 EDM_HINT = ("EDM checkpoints are pickles that need NVIDIA's `torch_utils` and `dnnlib` packages: "
             "`git clone https://github.com/NVlabs/edm` and put that folder on PYTHONPATH "

@@ -18,6 +18,7 @@ import torch
 from trajreg import _validate, classifier, data, evaluate, gits, models, schedules, trajectory
 from trajreg.cache import cached, model_key
 from trajreg.denoisers import Denoiser
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 
 __all__ = ["WARMUP_SEED", "Model", "cached_reference", "cached_run", "cached_trajectories",
            "cached_warmup", "eval_seeds", "load_model"]
@@ -34,8 +35,8 @@ class Model:
     denoiser: Denoiser
     shape: tuple[int, ...]
     device: str = "cpu"         # where the denoiser runs; noises are drawn (on the CPU) and moved
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
 
     def polynomial(self, nfe: int, rho: float = 7.0) -> torch.Tensor:
         """EDM's polynomial schedule with ``nfe`` steps over the model's sigma range."""
