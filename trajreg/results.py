@@ -15,6 +15,7 @@ import datetime
 import json
 import platform
 import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import torch
 from trajreg import files, models
 from trajreg.stats import Estimate
 
-__all__ = ["OPTIONAL", "PROVENANCE", "ROOT", "git_state", "hardware", "precision", "provenance",
+__all__ = ["OPTIONAL", "PROVENANCE", "ROOT", "command", "git_state", "hardware", "precision", "provenance",
            "read", "seed_range", "validate", "write_row", "write_rows"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +76,11 @@ def precision() -> dict:
             "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
             "float32_matmul_precision": torch.get_float32_matmul_precision(),
             "noise_dtype": "float64", "network_dtype": "float32"}
+
+
+def command(script: str, argv: list[str] | None = None) -> str:
+    """The command as typed: ``python <script> <args>`` (argv None: this process's arguments)."""
+    return " ".join(["python", script, *(sys.argv[1:] if argv is None else argv)])
 
 
 def seed_range(start: int, n: int) -> str:
