@@ -29,6 +29,12 @@ from trajreg import _validate, files, official
 from trajreg.classifier import classifier_card, load_classifier
 from trajreg.data import cache_dir, fashion_mnist
 
+__all__ = ["Extractor", "FIDStats", "HELPER_INCEPTION", "HELPER_INCEPTION_SHA256", "INCEPTION_DIR",
+           "INCEPTION_FILE", "INCEPTION_SOURCES", "MAX_ABS", "REFERENCES", "TorchScriptInception",
+           "as_stats", "classify", "features", "fid", "fid_from_folder", "frechet_distance",
+           "helper_inception_file", "inception_features", "load_stats", "main", "read_folder",
+           "reference_stats", "save_stats", "statistics", "to_uint8"]
+
 REFERENCES = ("fmnist-train", "fmnist-test")
 # Where clean-fid's torchscript Inception looks for its weights (cleanfid/features.py).
 INCEPTION_DIR = Path("./" if platform.system() == "Windows" else "/tmp")

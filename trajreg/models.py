@@ -12,6 +12,8 @@ import torch
 from trajreg import _validate, files, official
 from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 
+__all__ = ["MODELS", "ModelInfo", "NoGrad", "WEIGHTS", "card", "info", "load", "load_edm"]
+
 WEIGHTS = Path(__file__).parent / "weights"
 
 
@@ -92,8 +94,8 @@ def _registry() -> dict[str, ModelInfo]:
                   _fmnist_edm, (1, 28, 28)),
         ModelInfo("kde-fmnist", "exact KDE optimal denoiser over the 60k Fashion-MNIST training "
                   "images", _kde_fmnist, (1, 28, 28)),
-        *(ModelInfo(c.name, c.description, _official(c.name), c.data_shape, official.SIGMA_MIN,
-                    official.SIGMA_MAX) for c in official.CHECKPOINTS.values()),
+        *(ModelInfo(c.name, c.description, _official(c.name), c.data_shape, SIGMA_MIN,
+                    SIGMA_MAX) for c in official.CHECKPOINTS.values()),
         ModelInfo("kde-cifar10", "exact KDE optimal denoiser over the 50k CIFAR-10 training images",
                   _kde_cifar10, (3, 32, 32)),
     ]
