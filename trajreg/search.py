@@ -243,7 +243,7 @@ def _fixed(name: str) -> Callable[..., dict]:
 def _method_grid(method: str, o: Options) -> torch.Tensor:
     """The grid of a grid method: ``o.grid``, else the reused warm-up's, else its default size."""
     grid = o.warm.sigmas if o.grid is None and o.warm is not None else o.grid
-    return _grid(grid, GRIDS[method], o.sigma_min, o.sigma_max)
+    return _grid(grid, GRIDS.get(method, gits.N_GRID), o.sigma_min, o.sigma_max)
 
 
 def _warm(D: Denoiser, noise: torch.Tensor, grid: torch.Tensor, o: Options) -> Trajectory:
