@@ -1,7 +1,7 @@
 """The Fashion-MNIST classifier whose penultimate layer is the embedded FID feature space, and its
 training recipe (Adam, one-cycle lr, flips and one-pixel shifts; ``trajreg.fid`` scores with it).
 
-    python -m trajreg.classifier train --out trajreg/weights
+    python -m trajreg.classifier --out trajreg/weights
 
 The weights ship in ``trajreg/weights`` with a JSON card (sha256, architecture, how it was trained);
 :func:`load_classifier` refuses weights whose sha256 differs from their card.
@@ -148,7 +148,7 @@ def classifier_card(path: str | Path = CLASSIFIER) -> dict:
     card = Path(path).with_suffix(".json")
     if not card.is_file():
         raise FileNotFoundError(f"no classifier card {card}; train one with "
-                                "`python -m trajreg.classifier train --out trajreg/weights`")
+                                "`python -m trajreg.classifier --out trajreg/weights`")
     return json.loads(card.read_text())
 
 
@@ -182,11 +182,9 @@ def _train_command(a: argparse.Namespace, argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``train``: train the feature classifier and write its weights and card."""
+    """Train the feature classifier and write its weights and card to ``--out``."""
     argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m trajreg.classifier", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("train", help="train and write the feature classifier")
+    t = argparse.ArgumentParser(prog="python -m trajreg.classifier", description=__doc__.split("\n")[0])
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--seed", type=int, default=0)
@@ -196,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="torch CPU threads (0: torch's default); one is fastest for this small "
                         "network on a shared CPU and keeps the run reproducible")
     t.add_argument("--device", default="cpu")
-    _train_command(p.parse_args(argv), argv)
+    _train_command(t.parse_args(argv), argv)
 
 
 if __name__ == "__main__":
