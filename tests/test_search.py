@@ -41,7 +41,7 @@ def test_reference_solver_matches_the_closed_form(gauss):
     assert float((search.reference(D, noise) - x_ref).abs().max()) < 1e-3
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 @pytest.mark.parametrize("method", list(search.METHODS))
 def test_every_method_gives_a_valid_schedule_no_worse_than_twice_polynomial(gauss, method,
                                                                              solver):
@@ -57,7 +57,7 @@ def test_every_method_gives_a_valid_schedule_no_worse_than_twice_polynomial(gaus
     assert search.as_diffusers(s)[-1] == 0.0 and len(search.as_list(s)) == 5
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_stepper_matches_the_package_solvers(gauss, solver):
     D, noise, _ = gauss
     s = schedules.polynomial(6)
@@ -66,7 +66,7 @@ def test_stepper_matches_the_package_solvers(gauss, solver):
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_exhaustive_equals_brute_force(gauss, solver):
     D, noise, x_ref = gauss
     grid, K = search.coarse_grid(7), 3
@@ -81,7 +81,7 @@ def test_exhaustive_equals_brute_force(gauss, solver):
     assert r.nfe == B * (1 + 4 + sum(range(1, 5))) + B * 100
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_exhaustive_optimum_beats_every_method_on_its_grid(gauss, solver):
     D, noise, x_ref = gauss
     grid, K = search.coarse_grid(7), 3
@@ -140,7 +140,7 @@ def test_gits_wrappers_equal_gits_schedule_and_count_the_warmup(gauss):
     assert again.nfe == r.nfe and again.info["reused_warmup"]
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_learned_improves_on_its_initialisation(gauss, solver):
     D, noise, x_ref = gauss
     r = search.search("learned", D, noise, 4, solver, x_ref=x_ref, iters=15)
