@@ -11,36 +11,30 @@ polynomial schedule the paired FID difference to the polynomial schedule of the 
 (same noises, same bootstrap indices) and the share of samples whose class flips. The floor (real
 test images at the same n) is stored on every row. K runs in the order 5, 10, 4, 6, 8 so the
 head-to-head budgets come first. Rows replace earlier rows of the same (solver, K, method, n)
-(``table1_large.write_row``; the file ends up ordered by NFE).
+(``trajreg.results.write_row``; the file ends up ordered by NFE).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 import time
 from pathlib import Path
 
 import torch
-from table1_large import Scorer, git_commit, hardware, precision, sample, write_row
 from tqdm import tqdm
 
-from trajreg import data, models, solvers, stats
+from trajreg import data, evaluate, experiments, models, results, solvers, stats
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = results.ROOT
 METHODS = ("polynomial", "uniform", "gits-dev", "oss", "learned", "exhaustive")
 K_ORDER = (5, 10, 4, 6, 8)
 
 
 def schedules(path: Path, model: str, methods: tuple[str, ...]) -> dict:
     """{(solver, K, method): sigmas} of the searched schedules stored for ``model``."""
-    out = {}
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        if r["model"] == model and r["method"] in methods:
-            out[r["solver"], r["K"], r["method"]] = torch.tensor(r["sigmas"], dtype=torch.float64)
+    out = {(r["solver"], r["K"], r["method"]): torch.tensor(r["sigmas"], dtype=torch.float64)
+           for r in results.read(path, model=model) if r["method"] in methods}
     if not out:
         raise SystemExit(f"{path}: no schedules of model {model!r} for methods {methods}")
     return out
@@ -64,28 +58,24 @@ def main(argv: list[str] | None = None) -> None:
     if "polynomial" not in a.methods:
         p.error("--methods must include 'polynomial' (every difference is taken against it)")
     t_start = time.perf_counter()
-    prec = precision()
+    command = results.command("benchmarks/beyond_fid.py", argv)
+    prov = results.provenance(command, a.model, n=a.n, seeds=results.seed_range(a.seed, a.n))
     scheds = schedules(ROOT / a.schedules, a.model, tuple(a.methods))
     D, info = models.load(a.model), models.info(a.model)
     noise = data.noise(range(a.seed, a.seed + a.n), info.data_shape)
-    scorer = Scorer(a.n, "cpu")
+    scorer = experiments.Scorer(a.n, "cpu")
     floor = {**scorer.summary(scorer.features(data.fashion_mnist("test")[: a.n]), a.seed,
                               a.n_boot), "n": a.n}
-    common = {"model": a.model, "model_sha256": models.card(a.model)["sha256"], "n": a.n,
-              "seeds": f"{a.seed}-{a.seed + a.n - 1}", "schedules_from": a.schedules,
-              "fid_features": "fmnist classifier (128-d), reference fmnist-train", "floor": floor,
-              "command": " ".join(["python", "benchmarks/beyond_fid.py",
-                                   *(sys.argv[1:] if argv is None else argv)]),
-              "git_commit": git_commit(), "hardware": hardware("cpu"), "torch": torch.__version__,
-              "precision": prec}
+    common = {"provenance": prov, "schedules_from": a.schedules,
+              "fid_features": "fmnist classifier (128-d), reference fmnist-train", "floor": floor}
     out = ROOT / a.out
     out.parent.mkdir(parents=True, exist_ok=True)
     methods = ["polynomial", *(m for m in a.methods if m != "polynomial")]
     jobs = [(s, K, m) for K in a.ks for s in a.solvers for m in methods if (s, K, m) in scheds]
     for solver, K, method in tqdm(jobs, desc="schedules", mininterval=60):
         t0 = time.perf_counter()
-        x = sample(D, noise, scheds[solver, K, method], a.batch, f"{solver} K={K} {method}",
-                   solver=solver)
+        x = evaluate.sample_in_batches(D, noise, scheds[solver, K, method], solver, batch_size=a.batch,
+                                       desc=f"{solver} K={K} {method}")
         feat = scorer.features(x)
         lab = scorer.labels(feat)
         row = {"solver": solver, "K": K, "method": method,
@@ -99,9 +89,9 @@ def main(argv: list[str] | None = None) -> None:
                 "fid_diff": stats.fid_diff_ci(base["feat"], feat, *scorer.ref, seed=a.seed,
                                               n_resamples=a.n_boot).to_dict(),
                 "class_flip_share": stats.class_flip_share(base["lab"], lab).to_dict()}
-        row.update(row_wall_s=round(time.perf_counter() - t0, 1),
-                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-        write_row(out, row, key=("solver", "K", "method", "n"))
+        row.update(row_wall_s=round(time.perf_counter() - t0, 1))
+        results.write_row(out, row, key=("solver", "K", "method", "n"),
+                          order=lambda r: (r.get("nfe", 0),))
         fid_ = stats.Estimate.from_dict(row["fid"])
         print(f"{solver:6s} K={K:2d} {method:12s} FID {fid_.fmt('.2f')} ({row['row_wall_s']:.0f} s)",
               file=sys.stderr, flush=True)

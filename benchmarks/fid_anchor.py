@@ -29,12 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from inception_headline import FeatureStore, chunks, write_jsonl
-from table1_large import git_commit, hardware, precision, sample
 
-from trajreg import data, evaluate, fid, models, schedules, stats
+from trajreg import data, evaluate, fid, models, results, schedules, stats
+from trajreg.feature_store import FeatureStore, chunks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = results.ROOT
 NFES = (5, 6, 8, 10)
 FEW_STEP = ("polynomial", "gits-dev", "gits-l2")
 
@@ -65,11 +64,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
+def sample(D, noise: torch.Tensor, sigmas: torch.Tensor, batch: int, desc: str) -> torch.Tensor:
+    """Final iPNDM samples, batch by batch, with a progress bar."""
+    return evaluate.sample_in_batches(D, noise, sigmas, "ipndm", batch_size=batch, desc=desc)
+
+
 def stored_rows() -> tuple[dict, dict]:
-    """{(schedule, nfe): row} of the Inception headline and of the classifier-FID large tier."""
+    """{(schedule, nfe): row} of the Inception headline and of the classifier-FID large tier
+    (estimates as ``stats.Estimate``)."""
     def read(name: str) -> dict:
-        rows = map(json.loads, (ROOT / "results/cpu" / name).read_text().splitlines())
-        return {(r["schedule"], r["nfe"]): r for r in rows if r.get("schedule") in FEW_STEP}
+        return {(r["schedule"], r["nfe"]): r for r in results.read(ROOT / "results/cpu" / name)
+                if r.get("schedule") in FEW_STEP}
     return read("inception_headline.jsonl"), read("table1_large.jsonl")
 
 
@@ -108,15 +113,14 @@ def extract(a, store, extractor, D, shape, ref_def, anchor_def, deadline, commit
         feat = fid.inception_features(x, device=a.device, extractor=extractor)
         last[d["kind"]] = time.perf_counter() - t0
         store.put(d, s, e, feat, {
-            "git_commit": commit, "hardware": hardware(a.device), "device": a.device,
+            "git_commit": commit, "hardware": results.hardware(a.device), "device": a.device,
             "torch": torch.__version__, "seconds": round(last[d["kind"]], 1),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
         print(f"{d['kind']} {s}-{e}: {last[d['kind']]:.0f} s", file=sys.stderr, flush=True)
 
 
-def difference(few: dict, conv: stats.Estimate) -> stats.Estimate:
+def difference(f: stats.Estimate, conv: stats.Estimate) -> stats.Estimate:
     """FID(few-step) - FID(converged): independent estimates, half-widths added in quadrature."""
-    f = stats.Estimate.from_dict(few)
     v = f.value - conv.value
     lo = v - float(np.hypot(f.value - f.lo, conv.hi - conv.value))
     hi = v + float(np.hypot(f.hi - f.value, conv.value - conv.lo))
@@ -142,9 +146,9 @@ def gate_rows(inc: stats.Estimate, clf: stats.Estimate, inception: dict, table1:
     for metric, conv, stored, key in (("inception", inc, inception, "fid"), ("clf", clf, table1, "fid")):
         for K in NFES:
             cands = {s: stored[s, K][key] for s in FEW_STEP if (s, K) in stored}
-            best = min(cands, key=lambda s: cands[s]["value"])
+            best = min(cands, key=lambda s: cands[s].value)
             rows.append({"claim": f"anchor.{metric}.nfe{K}", "metric": metric, "nfe": K,
-                         "best_schedule": best, "best_fid": cands[best],
+                         "best_schedule": best, "best_fid": cands[best].to_dict(),
                          "diff_vs_converged": difference(cands[best], conv).to_dict()})
     return rows
 
@@ -153,7 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     a = parse(argv)
     t_start = time.time()
     deadline = None if a.deadline_min is None else t_start + 60 * a.deadline_min
-    commit, model_sha = git_commit(), models.card("fmnist-edm")["sha256"]
+    command = results.command("benchmarks/fid_anchor.py", argv)
+    prov = results.provenance(command, "fmnist-edm", n=a.n, seeds=results.seed_range(a.seed, a.n),
+                              device=a.device)     # n and seeds: the scored n, set below
+    commit = prov["commit"] + ("+dirty" if prov["dirty"] else "")     # the feature chunks' form
+    model_sha = prov["model_sha256"]
     extractor_id = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
     store = FeatureStore(Path(a.features) if a.features else data.cache_dir() / "inception_headline",
                          extractor_id)
@@ -206,19 +214,14 @@ def main(argv: list[str] | None = None) -> None:
            "classifier_fid": clf.to_dict(), "classifier_fid_resamples": [round(float(b), 4) for b in cboot],
            "convergence": json.loads(conv_path.read_text()) if conv_path.is_file() else None,
            "gate": gate_rows(inc, clf, inception, table1),
-           "model": "fmnist-edm", "model_sha256": model_sha, "n": n, "seeds": f"{a.seed}-{a.seed + n - 1}",
+           "provenance": {**prov, "n": n, "seeds": results.seed_range(a.seed, n)},
            "n_ref": a.n_ref, "n_boot": a.n_boot, "features": extractor_id,
            "reference": f"first {a.n_ref} Fashion-MNIST training images",
-           "command": " ".join(["python", "benchmarks/fid_anchor.py",
-                                *(sys.argv[1:] if argv is None else argv)]),
-           "git_commit": commit, "hardware": hardware(a.device), "device": a.device,
-           "torch": torch.__version__, "precision": precision(),
            "extraction": {"chunks": len(metas), "seconds": round(sum(m["seconds"] for m in metas)),
                           "git_commits": sorted({m["git_commit"] for m in metas})},
-           "score_s": round(time.perf_counter() - t0, 1),
-           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+           "score_s": round(time.perf_counter() - t0, 1)}
     out = ROOT / (a.out or f"results/{'gpu' if a.device.startswith('cuda') else 'cpu'}/fid_anchor.jsonl")
-    write_jsonl(out, [row])
+    results.write_rows(out, [row])
     print(f"converged: Inception FID {inc.fmt('.2f')}, classifier FID {clf.fmt('.2f')} (n = {n})",
           file=sys.stderr)
     for g in row["gate"]:

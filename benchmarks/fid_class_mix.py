@@ -22,20 +22,18 @@ why.h5_mix_sensitivity.*). Output: results/cpu/fid_class_mix.jsonl, rewritten, w
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from inception_headline import FLOOR, SCHEDULES, FeatureStore, chunks, definitions, images, write_jsonl
-from table1_large import git_commit, hardware, precision
 
-from trajreg import data, fid, models, stats
+from trajreg import classifier, data, experiments, fid, models, results, stats
+from trajreg.experiments import FLOOR
+from trajreg.feature_store import FeatureStore, chunks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = results.ROOT
 INCEPTION_ID = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
 METRICS = ("clf", "inception")
 
@@ -73,8 +71,10 @@ def classifier_set(name, a, defs, store: FeatureStore, D, shape) -> tuple[np.nda
     for s, e in chunks(a.n, a.chunk):
         if not store.has(defs[name], s, e):
             t0 = time.perf_counter()
-            cols = classifier_columns(images(name, s, e, defs, D, shape, a), a.device)
-            store.put(defs[name], s, e, cols, {"git_commit": a.commit, "hardware": hardware(a.device),
+            x = experiments.set_images(name, s, e, defs, D, shape, seed=a.seed, device=a.device,
+                                       batch=a.batch)
+            cols = classifier_columns(x, a.device)
+            store.put(defs[name], s, e, cols, {"git_commit": a.commit, "hardware": results.hardware(a.device),
                                                "seconds": round(time.perf_counter() - t0, 1)})
             print(f"{name} {s}-{e}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     cols = store.get(defs[name], chunks(a.n, a.chunk))[0]
@@ -121,14 +121,16 @@ def score_metric(feat: dict, labels: dict, ref_feat: np.ndarray, ref_labels: np.
 def main(argv: list[str] | None = None, extractor_id: str = INCEPTION_ID) -> None:
     a = parse(argv)
     t_start = time.time()
-    prec, a.commit = precision(), git_commit()
-    stored = {(r["schedule"], r["nfe"]): r["sigmas"] for r in map(json.loads, (ROOT / a.schedules)
-              .read_text().splitlines()) if r.get("schedule") in SCHEDULES}
-    model_sha = models.card("fmnist-edm")["sha256"]
-    defs = definitions(a, stored, model_sha)
+    command = results.command("benchmarks/fid_class_mix.py", argv)
+    prov = results.provenance(command, "fmnist-edm", n=a.n, seeds=results.seed_range(a.seed, a.n),
+                              device=a.device)
+    a.commit = prov["commit"] + ("+dirty" if prov["dirty"] else "")     # the feature chunks' form
+    stored = {(r["schedule"], r["nfe"]): r["sigmas"] for r in results.read(ROOT / a.schedules)
+              if r.get("schedule") in experiments.HEADLINE}
+    defs = experiments.image_sets(a.nfes, stored, prov["model_sha256"], a.seed)
     inc_store = FeatureStore(Path(a.features) if a.features else data.cache_dir() / "inception_headline",
                              extractor_id)
-    clf_id = f"fmnist-classifier:{fid.classifier_card()['sha256'][:16]}:embed+label"
+    clf_id = f"fmnist-classifier:{classifier.classifier_card()['sha256'][:16]}:embed+label"
     clf_store = FeatureStore(Path(a.clf_features) if a.clf_features
                              else data.cache_dir() / "fid_class_mix", clf_id)
     missing = [(name, s) for name in defs for s, e in chunks(a.n_ref if name == "reference" else a.n,
@@ -154,16 +156,11 @@ def main(argv: list[str] | None = None, extractor_id: str = INCEPTION_ID) -> Non
     sets = [name for name in defs if name != "reference"]
     scores = {m: score_metric({k: f[k] for k in sets}, labels, f["reference"], labels["reference"], a)
               for m, f in (("clf", clf), ("inception", inc))}
-    common = {"model": "fmnist-edm", "model_sha256": model_sha, "solver": "ipndm", "n": a.n,
-              "seeds": f"{a.seed}-{a.seed + a.n - 1}", "n_ref": a.n_ref, "n_boot": a.n_boot,
+    common = {"provenance": prov, "solver": "ipndm", "n_ref": a.n_ref, "n_boot": a.n_boot,
               "reference": f"first {a.n_ref} Fashion-MNIST training images (both metrics)",
               "features": {"clf": clf_id, "inception": extractor_id},
               "reference_class_histogram": stats.class_histogram(labels["reference"], 10).tolist(),
-              "command": " ".join(["python", "benchmarks/fid_class_mix.py",
-                                   *(sys.argv[1:] if argv is None else argv)]),
-              "git_commit": a.commit, "hardware": hardware(a.device), "torch": torch.__version__,
-              "precision": prec, "inception_chunks_from": sorted({m["git_commit"] for m in metas}),
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+              "inception_chunks_from": sorted({m["git_commit"] for m in metas})}
     rows = []
     for name in sets:
         row = {"schedule": FLOOR if name == FLOOR else name[0], "nfe": 0 if name == FLOOR else name[1],
@@ -176,7 +173,7 @@ def main(argv: list[str] | None = None, extractor_id: str = INCEPTION_ID) -> Non
                                          np.array(c["_share_boots"]) - np.array(i["_share_boots"]), a.n)
         rows.append({**row, **common})
     out = ROOT / a.out
-    write_jsonl(out, rows)
+    results.write_rows(out, rows)
     print(f"wrote {out} (n = {a.n}) in {time.time() - t_start:.0f} s", file=sys.stderr)
 
 

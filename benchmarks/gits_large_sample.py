@@ -10,13 +10,12 @@ the FID of a 35-NFE Heun run for scale. Seeds and warm-up follow ``trajreg.runs`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import torch
 
-from trajreg import data, evaluate, gits, runs, schedules
+from trajreg import data, evaluate, gits, results, runs, schedules
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,10 +27,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gamma", type=float, default=gits.GAMMA)
     p.add_argument("--batch", type=int, default=2000)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--json", help="append each result as one JSON line to this file")
+    p.add_argument("--json", help="add each result to this JSON-lines file (``trajreg.results``; a row of "
+                   "the same model, n, solver, schedule and NFE is replaced)")
     a = p.parse_args(argv)
     if a.n < 2:
         p.error(f"--n must be >= 2, got {a.n}")
+    command = results.command("benchmarks/gits_large_sample.py", argv)
+    prov = results.provenance(command, a.model, n=a.n, seeds=results.seed_range(0, a.n), device=a.device)
     model = runs.load_model(a.model, a.device)
     seeds = runs.eval_seeds(0, a.n)
     noise = data.noise(seeds, model.shape, device=a.device)
@@ -45,8 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     def record(solver, schedule, sigmas):
         r = evaluate.evaluate(model.denoiser, noise, sigmas, solver, schedule=schedule, x_ref=x_ref,
                               batch_size=a.batch)
-        row = {"model": a.model, "model_sha256": model.key.partition("@")[2] or None, "n": a.n,
-               "solver": solver, "schedule": schedule, "nfe": r.nfe,
+        row = {"provenance": prov, "solver": solver, "schedule": schedule, "nfe": r.nfe,
                "fid": round(r.fid, 3), "ode_error": round(r.ode_error, 5),
                "sigmas": [round(s, 4) for s in r.sigmas], "sampling_s": round(r.seconds, 2)}
         rows.append(row)
@@ -56,12 +57,11 @@ def main(argv: list[str] | None = None) -> None:
     record("heun", "polynomial", schedules.polynomial(18))
     for nfe in a.nfe:
         record("ipndm", "polynomial", evaluate.baseline("ipndm", nfe))
-        record("ipndm", "gits", warm.sigmas[gits.search(cost, nfe, a.gamma)])
+        record("ipndm", "gits", warm.sigmas[gits.optimal_path(cost, nfe, a.gamma)])
     print(f"warm-up ({a.warmup} x 60 NFE) + cost matrix: {t_warm:.2f} s", file=sys.stderr)
     if a.json:
-        with open(a.json, "a") as f:
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
+        for row in rows:
+            results.write_row(a.json, row, key=("model", "n", "solver", "schedule", "nfe"))
 
 
 if __name__ == "__main__":

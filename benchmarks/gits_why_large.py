@@ -15,60 +15,47 @@ About 300k network evaluations at the defaults: ~35-50 min on one CPU thread.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from trajreg import data, diagnose, evaluate, gits, models, runs, schedules
+from trajreg import data, diagnose, evaluate, gits, results, runs, schedules
 
-ROOT = Path(__file__).resolve().parents[1]
 NFES = (5, 6, 8, 10)
 GAMMAS = (1.0, 1.15, 1.3)
 STOPS = (7.5, 10.0, 15.0, 20.0, 30.0)
 EXPANSION_AT = (0, 14, 19, 25, 33, 42)     # grid indices (sigma 80, 19.6, 11, 5.1, 1.6, 0.32)
 
 
-def provenance(a: argparse.Namespace) -> dict:
-    """Command, commit, model checksum, hardware, date, sizes and seeds of this run."""
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
-                                  text=True).stdout.strip()
-        except OSError:
-            return ""
-    return {"exp": "provenance", "command": " ".join(["python", *sys.argv]),
-            "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain")),
-            "model": a.model, "model_sha256": models.card(a.model)["sha256"],
-            "hardware": f"{platform.machine()} {platform.processor() or platform.platform()}, "
-                        f"torch threads {torch.get_num_threads()}",
-            "date": datetime.date.today().isoformat(), "n": a.n, "n_warmup": a.warmup,
-            "eval_seeds": [0, a.n], "warmup_seeds": [runs.WARMUP_SEED, runs.WARMUP_SEED + a.warmup],
-            "reference": "ipndm, 100 steps, polynomial rho 7", "kde_n": a.kde_n,
-            "n_hybrid": a.n_hybrid, "n_prop": a.n_prop, "n_expansion": a.n_expansion}
+def provenance(a: argparse.Namespace, argv: list[str] | None) -> dict:
+    """The ``trajreg.results`` provenance record of this run (sizes and seeds of each experiment)."""
+    command = results.command("benchmarks/gits_why_large.py", argv)
+    return results.provenance(
+        command, a.model, n={"eval": a.n, "warmup": a.warmup, "kde": a.kde_n, "hybrid": a.n_hybrid,
+                             "prop": a.n_prop, "expansion": a.n_expansion},
+        seeds={"eval": results.seed_range(0, a.n), "warmup": results.seed_range(runs.WARMUP_SEED, a.warmup)})
 
 
 class Writer:
-    """Append rows to the JSON-lines file (and stderr), each with the seconds it took."""
+    """Append rows, each with the run's provenance record, to the JSON-lines file (and stderr)."""
 
-    def __init__(self, path: str | None):
-        self.path = Path(path) if path else None
-        self.model: dict = {}                # set from the provenance row: model and model_sha256
+    def __init__(self, path: str | None, prov: dict):
+        self.path, self.prov = (Path(path) if path else None), prov
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text("")
 
     def __call__(self, row: dict) -> None:
-        row = {**row, **self.model}          # every row names its model and weights (sha256)
+        row = {"provenance": self.prov, **row}
+        results.validate(row)
         if self.path:
             with self.path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
-        short = {k: v for k, v in row.items() if k not in ("errors", "landing", "final", "sigma_max_sv")}
+        short = {k: v for k, v in row.items()
+                 if k not in ("provenance", "errors", "landing", "final", "sigma_max_sv")}
         print(json.dumps(short), file=sys.stderr, flush=True)
 
 
@@ -91,10 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", help="write the rows to this JSON-lines file (overwritten)")
     a = p.parse_args(argv)
     todo = set(a.only or ["config", "oracle", "sweep", "propagation", "choice", "model"])
-    out = Writer(a.json)
-    prov = provenance(a)
-    out.model = {"model": prov["model"], "model_sha256": prov["model_sha256"]}
-    out(prov)
+    out = Writer(a.json, provenance(a, argv))
+    out({"exp": "provenance", "reference": "ipndm, 100 steps, polynomial rho 7"})
     model = runs.load_model(a.model)
     seeds = runs.eval_seeds(0, a.n)
     noise = data.noise(seeds, model.shape)
@@ -104,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     out({"exp": "setup", "seconds": round(time.perf_counter() - t0, 1)})
     grid = warm.sigmas
     costs = {m: gits.cost_matrix(warm, m) for m in ("l2", "dev")}
-    paths = {(m, g): gits.search_all(costs[m], max(NFES), g) for m in costs for g in GAMMAS}
+    paths = {(m, g): gits.optimal_paths(costs[m], max(NFES), g) for m in costs for g in GAMMAS}
     done: dict = {}
 
     def run(exp, solver, label, sigmas, *, den=None, ref=None, z=None, **extra):
@@ -202,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     if "model" in todo:
         kde = runs.load_model("kde-fmnist")
         kde_warm, _ = runs.cached_warmup(kde, a.kde_n, batch_size=a.kde_n)
-        kde_paths = gits.search_all(gits.cost_matrix(kde_warm, "l2"), max(NFES), gits.GAMMA)
+        kde_paths = gits.optimal_paths(gits.cost_matrix(kde_warm, "l2"), max(NFES), gits.GAMMA)
         kz = noise[: a.kde_n]
         kde_ref = runs.cached_reference(kde, seeds[: a.kde_n], 100, batch_size=a.kde_n)
         for solver in solvers_:
@@ -218,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         hwarm = gits.warmup(hyb, data.noise(range(runs.WARMUP_SEED, runs.WARMUP_SEED + a.n_hybrid),
                                             model.shape), grid, batch_size=a.batch)
         href = evaluate.final_samples(hyb, hz, schedules.polynomial(101), "ipndm", batch_size=a.batch)
-        hpaths = gits.search_all(gits.cost_matrix(hwarm, "l2"), max(NFES), gits.GAMMA)
+        hpaths = gits.optimal_paths(gits.cost_matrix(hwarm, "l2"), max(NFES), gits.GAMMA)
         out({"exp": "hybrid-setup", "n": a.n_hybrid, "seconds": round(time.perf_counter() - start, 1),
              "first_stops": {k: float(grid[v[1]]) for k, v in hpaths.items() if k in NFES}})
         for solver in solvers_:

@@ -23,22 +23,18 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
-from table1_large import git_commit, hardware, precision, sample
 
-from trajreg import data, fid, files, models, stats
+from trajreg import data, experiments, fid, models, results, stats
+from trajreg.feature_store import FeatureStore, chunks
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEDULES = ("polynomial", "gits-dev", "gits-l2")
-FLOOR = "real test images"
+ROOT = results.ROOT
+SCHEDULES, FLOOR = experiments.HEADLINE, experiments.FLOOR
 N_TEST = 10_000      # Fashion-MNIST test images: the floor's n cannot exceed it
 
 
@@ -68,54 +64,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
-class FeatureStore:
-    """Inception features of fixed image sets, one .npy (float32) per chunk of rows, each with a
-    .json of its provenance; a set is named by a hash of everything its images depend on."""
-
-    def __init__(self, folder: Path, extractor_id: str):
-        self.folder, self.extractor_id = Path(folder), extractor_id
-
-    def path(self, definition: dict, start: int, stop: int) -> Path:
-        blob = json.dumps({**definition, "extractor": self.extractor_id}, sort_keys=True)
-        name = f"{definition['kind']}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
-        return self.folder / f"{name}-{start:05d}-{stop:05d}.npy"
-
-    def has(self, definition: dict, start: int, stop: int) -> bool:
-        return self.path(definition, start, stop).is_file()
-
-    def put(self, definition: dict, start: int, stop: int, feat: np.ndarray, meta: dict) -> None:
-        path = self.path(definition, start, stop)
-        with files.atomic(path.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps({**meta, "definition": definition}))
-        with files.atomic(path) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, feat.astype(np.float32))
-
-    def get(self, definition: dict, chunks: list[tuple[int, int]]) -> tuple[np.ndarray, list[dict]]:
-        paths = [self.path(definition, s, e) for s, e in chunks]
-        return (np.concatenate([np.load(p) for p in paths]).astype(np.float64),
-                [json.loads(p.with_suffix(".json").read_text()) for p in paths])
-
-
-def write_jsonl(out: Path, rows: list[dict]) -> None:
-    """Rewrite ``out`` with one JSON line per row, atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with files.atomic(out) as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
-def chunks(n: int, size: int) -> list[tuple[int, int]]:
-    return [(s, min(s + size, n)) for s in range(0, n, size)]
-
-
 def definitions(a: argparse.Namespace, sigmas: dict, model_sha: str) -> dict:
     """{set name: definition}: the reference, the floor, and one set per (schedule, NFE)."""
-    out = {"reference": {"kind": "ref", "images": "fashion-mnist train", "first": 0},
-           FLOOR: {"kind": "floor", "images": "fashion-mnist test", "first": 0}}
-    for K in a.nfes:
-        for name in SCHEDULES:
-            out[name, K] = {"kind": "sample", "model_sha256": model_sha, "solver": "ipndm",
-                            "sigmas": sigmas[name, K], "first_seed": a.seed, "noise": "float64"}
-    return out
+    return experiments.image_sets(a.nfes, sigmas, model_sha, a.seed)
 
 
 def tasks(a: argparse.Namespace, defs: dict) -> list[tuple[object, int, int]]:
@@ -128,13 +79,7 @@ def tasks(a: argparse.Namespace, defs: dict) -> list[tuple[object, int, int]]:
 
 
 def images(name, s: int, e: int, defs: dict, D, shape, a: argparse.Namespace) -> torch.Tensor:
-    if name == "reference":
-        return data.fashion_mnist("train")[s:e]
-    if name == FLOOR:
-        return data.fashion_mnist("test")[s:e]
-    noise = data.noise(range(a.seed + s, a.seed + e), shape).to(a.device)
-    sig = torch.tensor(defs[name]["sigmas"], dtype=torch.float64)
-    return sample(D, noise, sig, a.batch, f"NFE {name[1]} {name[0]} {s}-{e}")
+    return experiments.set_images(name, s, e, defs, D, shape, seed=a.seed, device=a.device, batch=a.batch)
 
 
 def extract(a, defs, store, extractor, D, shape, deadline: float | None, commit: str) -> int:
@@ -154,7 +99,7 @@ def extract(a, defs, store, extractor, D, shape, deadline: float | None, commit:
         feat = fid.inception_features(x, device=a.device, extractor=extractor)
         last[kind] = time.perf_counter() - t0
         store.put(defs[name], s, e, feat, {
-            "git_commit": commit, "hardware": hardware(a.device), "device": a.device,
+            "git_commit": commit, "hardware": results.hardware(a.device), "device": a.device,
             "torch": torch.__version__, "seconds": round(last[kind], 1),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
         done += 1
@@ -201,8 +146,8 @@ def score(a, defs, store, common: dict) -> list[dict]:
                 fp, bp, b = poly[name[1]], boots["polynomial", name[1]], boots[name]
                 row["fid_diff_vs_polynomial"] = stats.interval(value - fp, b - bp, n).to_dict()
                 row["fid_ratio_vs_polynomial"] = stats.interval(value / fp, b / bp, n).to_dict()
-        rows.append({**row, **common, "n": n, "seeds": f"{a.seed}-{a.seed + n - 1}",
-                     "score_s": round(time.perf_counter() - t0, 1)})
+        prov = {**common["provenance"], "n": n, "seeds": results.seed_range(a.seed, n)}
+        rows.append({**row, **common, "provenance": prov, "score_s": round(time.perf_counter() - t0, 1)})
         print(f"{name}: Inception FID {stats.Estimate.from_dict(row['fid']).fmt('.1f')}",
               file=sys.stderr, flush=True)
     extraction = {"git_commits": sorted({m["git_commit"] for m in metas}),
@@ -216,13 +161,16 @@ def main(argv: list[str] | None = None, extractor: Callable | None = None) -> No
     a = parse(argv)
     t_start = time.time()
     deadline = None if a.deadline_min is None else t_start + 60 * a.deadline_min
-    prec, commit = precision(), git_commit()
-    stored = {(r["schedule"], r["nfe"]): r["sigmas"] for r in map(json.loads, (ROOT / a.schedules)
-              .read_text().splitlines()) if r.get("schedule") in SCHEDULES}
+    command = results.command("benchmarks/inception_headline.py", argv)
+    prov = results.provenance(command, "fmnist-edm", n=a.n, seeds=results.seed_range(a.seed, a.n),
+                              device=a.device)      # n and seeds: the common n when scored
+    commit = prov["commit"] + ("+dirty" if prov["dirty"] else "")   # the feature chunks' form
+    stored = {(r["schedule"], r["nfe"]): r["sigmas"] for r in results.read(ROOT / a.schedules)
+              if r.get("schedule") in SCHEDULES}
     missing = [(s, k) for k in a.nfes for s in SCHEDULES if (s, k) not in stored]
     if missing:
         raise SystemExit(f"{a.schedules} has no schedule for {missing}: run table1_large.py first")
-    model_sha = models.card("fmnist-edm")["sha256"]
+    model_sha = prov["model_sha256"]
     if extractor is None:
         extractor_id = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
         extractor = fid._inception(a.device, "fid-helper")
@@ -235,20 +183,15 @@ def main(argv: list[str] | None = None, extractor: Callable | None = None) -> No
         D = models.load("fmnist-edm", device=a.device)
         extract(a, defs, store, extractor, D, models.info("fmnist-edm").data_shape, deadline,
                 commit)
-    common = {"model": "fmnist-edm", "model_sha256": model_sha, "solver": "ipndm",
+    common = {"provenance": prov, "solver": "ipndm",
               "n_ref": a.n_ref, "n_boot": a.n_boot, "features": extractor_id,
               "reference": f"first {a.n_ref} Fashion-MNIST training images",
-              "schedules_from": a.schedules,
-              "command": " ".join(["python", "benchmarks/inception_headline.py",
-                                   *(sys.argv[1:] if argv is None else argv)]),
-              "git_commit": commit, "scoring_hardware": hardware(a.device), "device": a.device,
-              "torch": torch.__version__, "precision": prec,
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+              "schedules_from": a.schedules}
     rows = score(a, defs, store, common)
     out = ROOT / (a.out or f"results/{'gpu' if a.device.startswith('cuda') else 'cpu'}/"
                            "inception_headline.jsonl")
-    write_jsonl(out, rows)
-    print(f"wrote {out} (n = {rows[0]['n']}) in {time.time() - t_start:.0f} s", file=sys.stderr)
+    results.write_rows(out, rows)
+    print(f"wrote {out} (n = {rows[0]['provenance']['n']}) in {time.time() - t_start:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

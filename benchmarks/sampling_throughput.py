@@ -12,13 +12,12 @@ network's cost; the solvers' own arithmetic (step weights, history) is the diffe
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import torch
 
-from trajreg import evaluate, models, schedules
+from trajreg import evaluate, models, results, schedules
 from trajreg.networks import EDMDenoiser, UNet, UNetConfig
 from trajreg.solvers import get as get_solver
 from trajreg.solvers import nfe as count_nfe
@@ -67,24 +66,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--solver", default="heun")
     p.add_argument("--steps", type=int, default=18, help="schedule points (heun 18 -> 35 NFE)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--json", help="append the result as one JSON line to this file")
+    p.add_argument("--json", help="add the result to this JSON-lines file (``trajreg.results``; a row of "
+                   "the same model, n, solver, NFE and batch is replaced)")
     a = p.parse_args(argv)
     for k in ("n", "batch", "steps"):
         if getattr(a, k) < 1:
             p.error(f"--{k} must be >= 1, got {getattr(a, k)}")
+    command = results.command("benchmarks/sampling_throughput.py", argv)
     r = bench(a.model, a.n, a.batch, a.solver, a.steps, a.device)
+    prov = results.provenance(command, r.pop("model"), n=r.pop("n"), seeds=None, device=a.device)
     if a.model == "random-cifar":   # which weights the timing belongs to (tests/test_results.py)
-        r["model_sha256_unrecorded"] = "a randomly initialised network (no weights file)"
-    else:
-        from trajreg import models
-
-        r["model_sha256"] = models.card(a.model)["sha256"]
-    print(f"{r['model']} on {r['device']}: {r['solver']} {r['nfe']} NFE, {r['n']} images in "
+        prov["model_sha256_unrecorded"] = "a randomly initialised network (no weights file)"
+    r = {"provenance": prov, **{k: v for k, v in r.items() if k != "device"}}
+    print(f"{prov['model']} on {prov['hardware']}: {r['solver']} {r['nfe']} NFE, {prov['n']} images in "
           f"batches of {r['batch']}: {r['images_per_s']} img/s; one call {1e3 * r['denoiser_call_s']:.2f} "
           f"ms; sampling / (NFE x call) = {r['overhead']}", file=sys.stderr)
     if a.json:
-        with open(a.json, "a") as f:
-            f.write(json.dumps(r) + "\n")
+        results.write_row(a.json, r, key=("model", "n", "solver", "nfe", "batch"))
 
 
 if __name__ == "__main__":

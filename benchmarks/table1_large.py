@@ -17,35 +17,29 @@ line with:
 * the predicted-class histogram (argmax of the FID classifier) of the sample set;
 * optionally Inception FID (``trajreg.fid``'s 2015-12-05 network) of the first ``--n-inception``
   samples against as many training images (about 2-3 images/s on one CPU thread);
-* provenance: command, git commit, model sha256, hardware, torch version, date, n, seeds, the
-  GITS sigmas, float precision settings, wall times.
+* provenance (``trajreg.results``): command, commit, clean tree, model sha256, hardware, threads,
+  float precision, n, seeds, date; beside it the GITS sigmas and wall times.
 
-Rows go to results/cpu/table1_large.jsonl (results/gpu/ on CUDA), replacing rows of the same
-(schedule, NFE, n); each row is written as soon as it is complete.
+The GITS schedules and the paired comparison are those of notebooks/tab01_fid_nfe.ipynb
+(``trajreg.experiments.gits_schedules`` and ``paired_comparison``). Rows go to
+results/cpu/table1_large.jsonl (results/gpu/ on CUDA) through ``trajreg.results.write_row``,
+replacing rows of the same (schedule, NFE, n); each row is written as soon as it is complete.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from trajreg import data, evaluate, fid, gits, models, schedules, stats
+from trajreg import data, evaluate, experiments, fid, gits, models, results, schedules, stats
+from trajreg.runs import WARMUP_SEED
 
-ROOT = Path(__file__).resolve().parents[1]
-try:
-    from trajreg.runs import WARMUP_SEED
-except ImportError:  # pragma: no cover - before the cached runs moved to trajreg.runs
-    from trajreg.evaluate import WARMUP_SEED
+ROOT = results.ROOT
 SCHEDULES = ("polynomial", "gits-dev", "gits-l2")
 SOLVER = "ipndm"
 
@@ -71,72 +65,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
-def precision() -> dict:
-    """Fix and return the float settings (TF32 off: full float32 convolutions and matmuls)."""
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-    return {"cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "float32_matmul_precision": torch.get_float32_matmul_precision(),
-            "noise_dtype": "float64", "network_dtype": "float32"}
-
-
-def hardware(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} torch thread(s)"
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "trajreg",
-                                "benchmarks"], capture_output=True, text=True).stdout.strip()
-        return out + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def sample(D, noise: torch.Tensor, sigmas: torch.Tensor, batch: int, desc: str,
-           solver: str = SOLVER) -> torch.Tensor:
-    """Final samples of ``solver`` (iPNDM) from ``noise`` on ``sigmas``, batch by batch, with a
-    progress bar."""
-    parts = [evaluate.final_samples(D, z, sigmas, solver, batch_size=batch).cpu()
-             for z in tqdm(noise.split(batch), desc=desc, mininterval=30)]
-    return torch.cat(parts)
-
-
-class Scorer:
-    """Classifier features, labels and the reference statistics and features."""
-
-    def __init__(self, n: int, device: str):
-        self.device = device
-        self.clf = fid.load_classifier(device=device)
-        self.ref = fid.reference_stats("fmnist-train", device=device)
-        self.train_feat = self.features(data.fashion_mnist("train")[:n])
-
-    def features(self, x: torch.Tensor) -> np.ndarray:
-        return fid.features(x, "fmnist", batch_size=500, device=self.device)
-
-    def labels(self, feat: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            logits = self.clf.head(torch.from_numpy(feat).float().to(self.device))
-        return logits.argmax(1).cpu().numpy()
-
-    def summary(self, feat: np.ndarray, seed: int, n_boot: int) -> dict:
-        return {"fid": stats.fid_ci(feat, *self.ref, seed=seed, n_resamples=n_boot).to_dict(),
-                "kid": stats.kid(feat, self.train_feat, seed=seed).to_dict(),
-                "class_histogram": stats.class_histogram(self.labels(feat), 10).tolist()}
+def sample(D, noise: torch.Tensor, sigmas: torch.Tensor, batch: int, desc: str) -> torch.Tensor:
+    """Final iPNDM samples from ``noise`` on ``sigmas``, batch by batch, with a progress bar."""
+    return evaluate.sample_in_batches(D, noise, sigmas, SOLVER, batch_size=batch, desc=desc)
 
 
 def inception_fid(x: torch.Tensor, ref: fid.FIDStats, seed: int, n_boot: int, device: str) -> dict:
@@ -150,48 +81,43 @@ def gits_schedules(D, a: argparse.Namespace, shape) -> tuple[dict, float]:
     noise = data.noise(range(WARMUP_SEED + a.seed, WARMUP_SEED + a.seed + a.warmup), shape,
                        device=a.device)
     warm = gits.warmup(D, noise, gits.N_GRID, "ipndm", batch_size=a.batch, progress=True)
-    out = {}
-    for metric in ("dev", "l2"):
-        cost = gits.cost_matrix(warm, metric)
-        for K in a.nfes:
-            out[f"gits-{metric}", K] = warm.sigmas[gits.search(cost, K, a.gamma)]
+    paths = experiments.gits_schedules(warm, ("dev", "l2"), max(a.nfes), a.gamma)
+    out = {(f"gits-{m}", K): paths[m][K] for m in paths for K in a.nfes}
     return out, time.perf_counter() - start
 
 
-def write_row(path: Path, row: dict, key: tuple[str, ...] = ("schedule", "nfe", "n")) -> None:
-    """Add ``row`` to the JSON-lines file, replacing a row with the same values of ``key``; rows
-    ordered by NFE, then by schedule (stable, so other scripts' rows keep their order)."""
-    same = tuple(row.get(k) for k in key)
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
-    rows = [r for r in rows if tuple(r.get(k) for k in key) != same] + [row]
-    rows.sort(key=lambda r: (r.get("nfe", 0), SCHEDULES.index(r["schedule"])
-                             if r.get("schedule") in SCHEDULES else 9))
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(path)
+def order(row: dict) -> tuple:
+    """Rows by NFE, then by schedule (stable, so other scripts' rows keep their order)."""
+    return (row.get("nfe", 0), SCHEDULES.index(row["schedule"]) if row.get("schedule") in SCHEDULES else 9)
 
 
-def compare(base: dict, feat: np.ndarray, err: np.ndarray, lab: np.ndarray, scorer: Scorer,
+def write_row(path: Path, row: dict) -> None:
+    """Add ``row`` to the file, replacing the row of the same (schedule, NFE, n)."""
+    results.write_row(path, row, key=("schedule", "nfe", "n"), order=order)
+
+
+def compare(base: dict, feat: np.ndarray, err: np.ndarray, lab: np.ndarray, scorer: experiments.Scorer,
             a: argparse.Namespace) -> dict:
-    """Paired comparison of a GITS row with the polynomial row of the same NFE (b - a)."""
-    below, n_nt, p = stats.sign_test(base["err"], err)
-    return {"fid_diff": stats.fid_diff_ci(base["feat"], feat, *scorer.ref, seed=a.seed,
-                                          n_resamples=a.n_boot).to_dict(),
-            "ode_error_diff": stats.paired_diff(base["err"], err, seed=a.seed).to_dict(),
-            "ode_error_median_diff": stats.paired_diff(base["err"], err, stat="median",
-                                                       seed=a.seed).to_dict(),
+    """Paired comparison of a GITS row with the polynomial row of the same NFE (b - a), as stored."""
+    d = experiments.paired_comparison(base["feat"], feat, base["err"], err, base["lab"], lab,
+                                      scorer.ref, seed=a.seed, n_resamples=a.n_boot)
+    below, n_nt, p = d["sign"]
+    return {"fid_diff": d["fid"].to_dict(), "fid_ratio": d["ratio"].to_dict(),
+            "ode_error_diff": d["ode"].to_dict(), "ode_error_median_diff": d["ode_median"].to_dict(),
             "sign_test": {"closer": below, "non_ties": n_nt, "p": p},
-            "class_flip_share": stats.class_flip_share(base["lab"], lab).to_dict()}
+            "class_flip_share": d["flip"].to_dict()}
 
 
 def main(argv: list[str] | None = None) -> None:
     a = parse(argv)
     t_start = time.perf_counter()
-    prec = precision()
     out = Path(a.out) if a.out else (ROOT / "results" / ("gpu" if a.device.startswith("cuda")
                                                           else "cpu") / "table1_large.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
-    info, card = models.info(a.model), models.card(a.model)
+    command = results.command("benchmarks/table1_large.py", argv)
+    prov = results.provenance(command, a.model, n=a.n, seeds=results.seed_range(a.seed, a.n),
+                              device=a.device)          # fixes the float precision first
+    info = models.info(a.model)
     D = models.load(a.model, device=a.device)
     seeds = range(a.seed, a.seed + a.n)
     noise = data.noise(seeds, info.data_shape)
@@ -199,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"GITS warm-up and cost matrices: {t_warm:.0f} s", file=sys.stderr, flush=True)
     ref_sigmas = schedules.polynomial(a.ref_steps + 1, info.sigma_min, info.sigma_max)
     x_ref = sample(D, noise[: a.n_ode].to(a.device), ref_sigmas, a.batch, "ODE reference")
-    scorer = Scorer(a.n, a.device)
+    scorer = experiments.Scorer(a.n, a.device)
     real = data.fashion_mnist("test")[: a.n]
     floor_feat = scorer.features(real)
     floor = {**scorer.summary(floor_feat, a.seed, a.n_boot), "n": len(real)}
@@ -209,18 +135,14 @@ def main(argv: list[str] | None = None) -> None:
                                                         device=a.device))
         floor["inception_fid"] = inception_fid(real[: a.n_inception], inc_ref, a.seed, a.n_boot,
                                                a.device)
-    common = {"model": a.model, "model_sha256": card["sha256"], "solver": SOLVER, "n": a.n,
-              "seeds": f"{seeds.start}-{seeds.stop - 1}", "n_ode": a.n_ode,
+    common = {"provenance": prov, "solver": SOLVER, "n_ode": a.n_ode,
               "ode_reference": f"{SOLVER}, {a.ref_steps} steps, polynomial rho 7",
               "gits": {"gamma": a.gamma, "teacher": "ipndm", "grid": gits.N_GRID,
                        "n_warmup": a.warmup, "warmup_seeds":
                        f"{WARMUP_SEED + a.seed}-{WARMUP_SEED + a.seed + a.warmup - 1}",
                        "warmup_and_cost_s": round(t_warm, 1)},
               "fid_features": "fmnist classifier (128-d), reference fmnist-train",
-              "floor": floor, "command": " ".join(["python", "benchmarks/table1_large.py",
-                                                   *(sys.argv[1:] if argv is None else argv)]),
-              "git_commit": git_commit(), "hardware": hardware(a.device),
-              "torch": torch.__version__, "precision": prec, "device": a.device}
+              "floor": floor}
     for K in a.nfes:
         base = None
         for name in SCHEDULES:
@@ -243,8 +165,7 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 row["vs_polynomial"] = compare(base, feat, err, lab, scorer, a)
             row.update(sampling_s=round(t_sample, 1), row_wall_s=round(time.perf_counter() - t0, 1),
-                       total_wall_s=round(time.perf_counter() - t_start, 1),
-                       date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+                       total_wall_s=round(time.perf_counter() - t_start, 1))
             write_row(out, row)
             fid_ = stats.Estimate.from_dict(row["fid"])
             print(f"NFE {K} {name:10s} FID {fid_.fmt('.2f')}  ODE error mean "

@@ -11,12 +11,12 @@ Usage: python scripts/paper_scale_hours.py > book/paper_scale_hours.md
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+from trajreg import results  # noqa: E402
 from trajreg.paper import TABLE4  # noqa: E402  (paper Table 4, seconds on an A100)
 from trajreg.tables import fmt  # noqa: E402  (the site's one number formatter)
 
@@ -27,9 +27,9 @@ KDE = ("kde-cifar10", "kde-fmnist")
 
 def per_image_nfe_ms() -> dict[str, float]:
     """Milliseconds per image per network evaluation on the H200, by model name."""
-    rows = [json.loads(line) for line in (ROOT / "results/gpu/bench.jsonl").read_text().splitlines()]
-    cifar = next(r for r in rows if r["model"] == "random-cifar")
-    fmnist = next(r for r in rows if r["model"] == "fmnist-edm")
+    rows = results.read(ROOT / "results/gpu/bench.jsonl")
+    cifar = next(r for r in rows if r["provenance"]["model"] == "random-cifar")
+    fmnist = next(r for r in rows if r["provenance"]["model"] == "fmnist-edm")
     base = 1e3 * cifar["denoiser_call_s"] / cifar["batch"]
     out = {m: base * t / TABLE4_S["edm-cifar10-uncond-vp"] for m, t in TABLE4_S.items()}
     out["fmnist-edm"] = 1e3 * fmnist["denoiser_call_s"] / fmnist["batch"]

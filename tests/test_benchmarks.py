@@ -3,21 +3,22 @@ format is checked, never their speed."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from trajreg import results
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script(name: str):
-    if str(ROOT / "benchmarks") not in sys.path:   # scripts import their siblings, as when run
-        sys.path.insert(0, str(ROOT / "benchmarks"))
+    """A benchmark script as a module (scripts import only the package, never each other)."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -29,7 +30,8 @@ def test_sampling_throughput_reports_overhead(tmp_path):
     _script("sampling_throughput").main(["--n", "4", "--batch", "2", "--steps", "3", "--solver", "euler",
                                          "--device", "cpu", "--json", str(out)])
     row = json.loads(out.read_text())
-    assert row["nfe"] == 2 and row["n"] == 4 and row["images_per_s"] > 0
+    results.validate(row)
+    assert row["nfe"] == 2 and row["provenance"]["n"] == 4 and row["images_per_s"] > 0
     assert row["overhead"] > 0 and row["denoiser_call_s"] > 0, row   # a ratio, not a timed bound
 
 
@@ -68,8 +70,8 @@ def test_inception_headline_resumes_and_pairs(tmp_path):
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(r["schedule"], r["nfe"]) for r in rows] == [
         ("real test images", 0), ("polynomial", 5), ("gits-dev", 5), ("gits-l2", 5)]
-    assert all(r["n"] == 24 and r["seeds"] == "0-23" and r["extraction"]["chunks"] == 2 + 4 * 2
-               for r in rows)
+    assert all(r["provenance"]["n"] == 24 and r["provenance"]["seeds"] == "0-23"
+               and r["extraction"]["chunks"] == 2 + 4 * 2 for r in rows)
     poly, dev = rows[1], rows[2]
     d = dev["fid_diff_vs_polynomial"]
     assert d["value"] == pytest.approx(dev["fid"]["value"] - poly["fid"]["value"])
@@ -97,7 +99,7 @@ def test_fid_class_mix_scores_both_metrics_raw_matched_and_mix(tmp_path, monkeyp
     rows = {(r["schedule"], r["nfe"]): r for r in map(json.loads, out.read_text().splitlines())}
     assert list(rows) == [("real test images", 0), ("polynomial", 5), ("gits-dev", 5), ("gits-l2", 5)]
     floor, poly, dev = rows["real test images", 0], rows["polynomial", 5], rows["gits-dev", 5]
-    assert dev["n"] == 32 and dev["class_histogram"] == [16, 16] + [0] * 8
+    assert dev["provenance"]["n"] == 32 and dev["class_histogram"] == [16, 16] + [0] * 8
     for m in ("clf", "inception"):
         for k in ("raw", "matched", "mix"):
             d = dev[m][f"{k}_diff"]
@@ -144,3 +146,20 @@ def test_recommend_refuses_stored_results_of_another_measurement(tmp_path):
     with pytest.raises(ValueError, match="n_search"):
         _script("recommend").main(["--model", "gmm", "--stored", str(stored), "--out",
                                    str(tmp_path / "x.jsonl")])
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+def test_benchmarks_import_only_the_package(path):
+    """A benchmark is a thin command line over trajreg: no sibling import, no sys.path edit, no
+    fallback import."""
+    tree = ast.parse(path.read_text())
+    siblings = {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert (node.module or "").split(".")[0] not in siblings, f"{path.name} imports {node.module}"
+        elif isinstance(node, ast.Import):
+            assert not {a.name.split(".")[0] for a in node.names} & siblings
+        elif isinstance(node, ast.Try):
+            caught = {h.type.id for h in node.handlers if isinstance(h.type, ast.Name)}
+            assert "ImportError" not in caught, f"{path.name} keeps a fallback import"
+    assert "sys.path" not in path.read_text(), f"{path.name} edits sys.path"

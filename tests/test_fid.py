@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from trajreg import fid
+from trajreg import classifier, fid
 from trajreg.data import fashion_mnist
 
 
@@ -97,7 +97,7 @@ def test_reference_stats_cached_and_recomputed_when_corrupt(tmp_path, monkeypatc
     monkeypatch.setattr(fid, "fashion_mnist", lambda split: test_set[0][:300])
     first = fid.reference_stats("fmnist-test")
     (path,) = (tmp_path / "fid").glob("fmnist-test-*.npz")
-    assert path.name == f"fmnist-test-{fid.classifier_card()['sha256'][:12]}.npz"
+    assert path.name == f"fmnist-test-{classifier.classifier_card()['sha256'][:12]}.npz"
     monkeypatch.setattr(fid, "fashion_mnist", None)  # a second call must not recompute
     assert np.array_equal(fid.reference_stats("fmnist-test").sigma, first.sigma)
     _flip_byte(path)
@@ -110,18 +110,18 @@ def test_reference_stats_cached_and_recomputed_when_corrupt(tmp_path, monkeypatc
 
 def test_shipped_classifier_accuracy(test_set):
     x, y = test_set
-    assert fid.accuracy(fid.load_classifier(), x[:2000], y[:2000]) >= 0.9
+    assert classifier.accuracy(classifier.load_classifier(), x[:2000], y[:2000]) >= 0.9
 
 
 def test_tampered_classifier_refused(tmp_path):
-    path = tmp_path / fid.CLASSIFIER.name
-    shutil.copy(fid.CLASSIFIER, path)
-    shutil.copy(fid.CLASSIFIER.with_suffix(".json"), tmp_path)
-    fid.load_classifier(path)
+    path = tmp_path / classifier.CLASSIFIER.name
+    shutil.copy(classifier.CLASSIFIER, path)
+    shutil.copy(classifier.CLASSIFIER.with_suffix(".json"), tmp_path)
+    classifier.load_classifier(path)
     _flip_byte(path)
-    expected = fid.classifier_card()["sha256"]
+    expected = classifier.classifier_card()["sha256"]
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}.*{expected}.*got [0-9a-f]{{64}}"):
-        fid.load_classifier(path)
+        classifier.load_classifier(path)
 
 
 def _stand_in(x):

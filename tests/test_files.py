@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from trajreg import data, fid, files, models, official
+from trajreg import classifier, data, fid, files, models, official
 
 
 def _flip_last_byte(path):
@@ -95,14 +95,14 @@ def test_model_weights(tmp_path):
         models.load_edm("fmnist-edm", weights=bad)
 
 
-@pytest.mark.skipif(not fid.CLASSIFIER.exists(), reason="classifier not shipped")
+@pytest.mark.skipif(not classifier.CLASSIFIER.exists(), reason="classifier not shipped")
 def test_fid_classifier(tmp_path):
-    bad = tmp_path / fid.CLASSIFIER.name
-    shutil.copy(fid.CLASSIFIER, bad)
-    shutil.copy(fid.CLASSIFIER.with_suffix(".json"), bad.with_suffix(".json"))
+    bad = tmp_path / classifier.CLASSIFIER.name
+    shutil.copy(classifier.CLASSIFIER, bad)
+    shutil.copy(classifier.CLASSIFIER.with_suffix(".json"), bad.with_suffix(".json"))
     _flip_last_byte(bad)
     with pytest.raises(files.ChecksumError, match="checksum mismatch"):
-        fid.load_classifier(bad)
+        classifier.load_classifier(bad)
 
 
 def test_fid_statistics_sidecar(tmp_path):

@@ -39,7 +39,7 @@ def test_search_equals_brute_force_on_random_matrices(N, gamma):
         cost = torch.rand(N, N, generator=g, dtype=torch.float64)
         for K in range(1, N):
             path, val, _ = brute_force(cost, K, gamma)
-            got = gits.search(cost, K, gamma)
+            got = gits.optimal_path(cost, K, gamma)
             assert tuple(got.tolist()) == path, (seed, K)
             assert gits.path_cost(cost, got, gamma) == pytest.approx(val, rel=1e-12)
 
@@ -54,17 +54,17 @@ def test_search_breaks_ties_toward_smaller_indices(N, gamma):
         cost = torch.randint(0, 3, (N, N), generator=g).to(torch.float64)
         for K in range(1, N):
             path, val, n_best = brute_force(cost, K, gamma)
-            assert tuple(gits.search(cost, K, gamma).tolist()) == path, (seed, K)
+            assert tuple(gits.optimal_path(cost, K, gamma).tolist()) == path, (seed, K)
             n_ties += n_best > 1
     assert n_ties >= 3                      # the test did exercise ties
 
 
 def test_search_all_gives_every_K_from_one_table():
     cost = torch.rand(21, 21, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    every = gits.search_all(cost, 12, 1.15)
+    every = gits.optimal_paths(cost, 12, 1.15)
     assert sorted(every) == list(range(1, 13))
     for K, path in every.items():
-        assert torch.equal(path, gits.search(cost, K, 1.15))
+        assert torch.equal(path, gits.optimal_path(cost, K, 1.15))
         assert len(path) == K + 1 and path[0] == 0 and path[-1] == 20
         assert (path.diff() > 0).all()
 
@@ -75,45 +75,45 @@ def test_search_reads_only_the_upper_triangle_and_inf_forbids_jumps():
     official = cost.triu(1)                 # the authors' matrix: zeros on and below the diagonal
     scrambled = cost.triu(1) + (-5 * torch.ones(9, 9)).tril()
     for K in range(1, 9):
-        assert torch.equal(gits.search(official, K), gits.search(scrambled, K))
+        assert torch.equal(gits.optimal_path(official, K), gits.optimal_path(scrambled, K))
     forbidden = cost.clone()
     forbidden[0, 1:5] = math.inf            # the first jump must reach index >= 5
     for K in range(1, 5):
         path, *_ = brute_force(forbidden, K, 1.15)
-        assert tuple(gits.search(forbidden, K).tolist()) == path
-        assert gits.search(forbidden, K)[1] >= 5 or K == 1
+        assert tuple(gits.optimal_path(forbidden, K).tolist()) == path
+        assert gits.optimal_path(forbidden, K)[1] >= 5 or K == 1
     with pytest.raises(ValueError, match="no 5-step path"):
-        gits.search(forbidden, 5)           # needs a first jump to <= 4
-    assert 5 not in gits.search_all(forbidden, 6) and 4 in gits.search_all(forbidden, 6)
+        gits.optimal_path(forbidden, 5)           # needs a first jump to <= 4
+    assert 5 not in gits.optimal_paths(forbidden, 6) and 4 in gits.optimal_paths(forbidden, 6)
 
 
 def test_gamma_above_one_pushes_points_toward_the_end():
     """With a constant cost every path costs the same at gamma = 1; gamma > 1 makes later
     jumps dearer, so the optimum takes its first jump as long as possible (and vice versa)."""
     cost = torch.ones(11, 11, dtype=torch.float64)
-    assert gits.search(cost, 3, 1.0).tolist() == [0, 1, 2, 10]      # tie -> smallest indices
-    assert gits.search(cost, 3, 0.9).tolist() == [0, 1, 2, 10]
+    assert gits.optimal_path(cost, 3, 1.0).tolist() == [0, 1, 2, 10]      # tie -> smallest indices
+    assert gits.optimal_path(cost, 3, 0.9).tolist() == [0, 1, 2, 10]
     # length-dependent cost: a jump over n grid points costs n^2
     idx = torch.arange(11, dtype=torch.float64)
     cost = (idx[None, :] - idx[:, None]) ** 2
-    even = gits.search(cost, 2, 1.0).tolist()
+    even = gits.optimal_path(cost, 2, 1.0).tolist()
     assert even == [0, 5, 10]
-    assert gits.search(cost, 2, 1.5).tolist()[1] > 5               # later jump shortened
-    assert gits.search(cost, 2, 0.7).tolist()[1] < 5
+    assert gits.optimal_path(cost, 2, 1.5).tolist()[1] > 5               # later jump shortened
+    assert gits.optimal_path(cost, 2, 0.7).tolist()[1] < 5
 
 
 def test_search_is_fast():
     """Paper Table 4: the DP takes about 0.015 s. Ours: O(K N^2), vectorised over the grid."""
     cost = torch.rand(61, 61, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    gits.search(cost, 10)
+    gits.optimal_path(cost, 10)
     times = []
     for _ in range(5):
         start = time.perf_counter()
-        gits.search(cost, 10)
+        gits.optimal_path(cost, 10)
         times.append(time.perf_counter() - start)
     assert min(times) < 0.05, times
     start = time.perf_counter()
-    gits.search_all(torch.rand(121, 121, dtype=torch.float64), 40)
+    gits.optimal_paths(torch.rand(121, 121, dtype=torch.float64), 40)
     assert time.perf_counter() - start < 0.5
 
 
@@ -129,7 +129,7 @@ def test_search_is_fast():
 ])
 def test_search_rejects_bad_inputs(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        gits.search(**kwargs)
+        gits.optimal_path(**kwargs)
 
 
 # --- warm-up and cost matrix on Gaussian data (closed-form PF-ODE) --------------------------------
@@ -323,4 +323,4 @@ def test_defaults_are_the_official_codes():
     noise = randn(8, seed=7)
     warm = gits.warmup(D, noise, 21)
     assert torch.equal(gits.schedule(D, noise, 4, grid=21),
-                       warm.sigmas[gits.search(gits.cost_matrix(warm, "dev"), 4, 1.15)])
+                       warm.sigmas[gits.optimal_path(gits.cost_matrix(warm, "dev"), 4, 1.15)])

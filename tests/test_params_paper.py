@@ -145,7 +145,7 @@ def test_code_path_runs_on_standins(name, standins):
         if "gamma" in p and model == p.get("model"):
             warm = gits.warmup(D, noise.double(), 6, p.get("teacher", "ipndm"))
             cost = gits.cost_matrix(warm, p.get("metric", gits.METRIC))
-            path = gits.search(cost, 3, p["gamma"])
+            path = gits.optimal_path(cost, 3, p["gamma"])
             assert len(path) == 4 and int(path[0]) == 0 and int(path[-1]) == 5
 
 

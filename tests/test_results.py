@@ -1,4 +1,5 @@
-"""Stored results (results/**/*.jsonl) belong to the shipped model; the large-tier script runs."""
+"""Stored results (results/**/*.jsonl): one schema (``trajreg.results``), rows of the shipped model;
+the writer replaces by key, the reader returns estimates; the large-tier script runs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trajreg import models
+from trajreg import models, results
+from trajreg.stats import Estimate
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = sorted((ROOT / "results").rglob("*.jsonl"))
@@ -18,12 +20,14 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _model_sha(row: dict) -> str | None:
-    """The sha256 a row records for its model: ``model_sha256`` or the ``name@sha256`` model key."""
-    if "model_sha256" in row:
-        return row["model_sha256"]
-    key = row.get("model_key") or row.get("model", "")
-    return key.split("@", 1)[1] if "@" in key else None
+@pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT)) for p in RESULTS])
+def test_every_stored_row_has_one_provenance_record(path):
+    """The schema: every row carries the fields of ``results.PROVENANCE`` with their types."""
+    for i, row in enumerate(_rows(path)):
+        try:
+            results.validate(row)
+        except ValueError as e:
+            raise AssertionError(f"{path.name} row {i + 1}: {e}") from None
 
 
 @pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT)) for p in RESULTS])
@@ -33,22 +37,52 @@ def test_stored_results_are_of_the_shipped_model(path):
     A retrained model then makes every row it invalidates fail here instead of going stale."""
     shipped = models.card("fmnist-edm")["sha256"]
     for i, row in enumerate(_rows(path)):
-        sha = _model_sha(row)
-        if sha is None:
-            assert row.get("model_sha256_unrecorded"), (
-                f"{path.name} row {i + 1}: no model sha256 recorded (add model_sha256, or say why "
-                "the row has none in model_sha256_unrecorded)")
-            assert not str(row.get("model", "")).startswith("fmnist-edm"), (
+        prov = row["provenance"]
+        if prov["model_sha256"] is None:
+            assert prov.get("model_sha256_unrecorded"), f"{path.name} row {i + 1}: say why no sha256"
+            assert not prov["model"].startswith("fmnist-edm"), (
                 f"{path.name} row {i + 1}: a row of the shipped model must record its sha256")
             continue
-        assert sha == shipped, f"{path.name} row {i + 1}: model sha256 {sha} is not the shipped {shipped}"
+        assert prov["model_sha256"] == shipped, f"{path.name} row {i + 1}: not the shipped model"
 
 
-def test_sha_check_accepts_both_record_styles():
-    assert _model_sha({"model_sha256": "ab"}) == "ab"
-    assert _model_sha({"model": "fmnist-edm@cd"}) == "cd"
-    assert _model_sha({"model_key": "fmnist-edm@ef", "model": "fmnist-edm"}) == "ef"
-    assert _model_sha({"model": "fmnist-edm"}) is None
+def test_validate_names_what_is_missing_or_wrong():
+    prov = results.provenance("python x.py", "fmnist-edm", n=4, seeds="0-3")
+    results.validate({"provenance": prov})
+    with pytest.raises(ValueError, match="no provenance"):
+        results.validate({"git_commit": "abc"})
+    with pytest.raises(ValueError, match="missing \\['hardware'\\]"):
+        results.validate({"provenance": {k: v for k, v in prov.items() if k != "hardware"}})
+    with pytest.raises(ValueError, match="unknown \\['git_commit'\\]"):
+        results.validate({"provenance": {**prov, "git_commit": "abc"}})
+    with pytest.raises(ValueError, match="threads"):
+        results.validate({"provenance": {**prov, "threads": "1"}})
+    assert prov["model_sha256"] == models.card("fmnist-edm")["sha256"] and prov["threads"] >= 1
+
+
+def test_write_row_replaces_by_the_callers_key_and_read_returns_estimates(tmp_path):
+    prov = results.provenance("python x.py", "fmnist-edm", n=8, seeds="0-7")
+    out = tmp_path / "r.jsonl"
+    est = Estimate(1.0, 0.5, 1.5, 8, "mean").to_dict()
+    order = lambda r: r["nfe"]  # noqa: E731
+    results.write_row(out, {"provenance": prov, "schedule": "gits-dev", "nfe": 6, "v": 1, "e": est},
+                      key=("schedule", "nfe", "n"), order=order)
+    results.write_row(out, {"provenance": prov, "schedule": "polynomial", "nfe": 5, "v": 2},
+                      key=("schedule", "nfe", "n"), order=order)
+    results.write_row(out, {"provenance": prov, "schedule": "gits-dev", "nfe": 6, "v": 3, "e": est},
+                      key=("schedule", "nfe", "n"), order=order)          # same key: replaced
+    assert [(r["schedule"], r["v"]) for r in _rows(out)] == [("polynomial", 2), ("gits-dev", 3)]
+    rows = results.read(out, schedule="gits-dev", model="fmnist-edm")
+    assert len(rows) == 1 and rows[0]["e"] == Estimate(1.0, 0.5, 1.5, 8, "mean")
+    assert results.read(tmp_path / "none.jsonl") == []
+    with pytest.raises(ValueError, match="provenance"):
+        results.write_row(out, {"schedule": "x", "nfe": 1}, key=("schedule",))
+
+
+def test_reader_returns_every_stored_estimate_as_an_estimate():
+    row = results.read(ROOT / "results/cpu/table1_large.jsonl", schedule="gits-dev", nfe=5)[0]
+    assert isinstance(row["fid"], Estimate) and isinstance(row["vs_polynomial"]["fid_diff"], Estimate)
+    assert isinstance(row["ode_error"]["mean"], Estimate) and row["provenance"]["n"] == 10_000
 
 
 def _script(name: str):
@@ -69,28 +103,16 @@ def test_table1_large_smoke(tmp_path):
         ("polynomial", 3), ("gits-dev", 3), ("gits-l2", 3)]
     shipped = models.card("fmnist-edm")["sha256"]
     for r in rows:
-        assert r["model_sha256"] == shipped and r["n"] == 16 and r["seeds"] == "0-15"
+        results.validate(r)
+        prov = r["provenance"]
+        assert prov["model_sha256"] == shipped and prov["n"] == 16 and prov["seeds"] == "0-15"
         assert r["fid"]["lo"] <= r["fid"]["value"] <= r["fid"]["hi"]
         assert sum(r["class_histogram"]) == 16 and len(r["class_histogram"]) == 10
         assert set(r["ode_error"]) == {"mean", "median", "far_share"}
         assert r["ode_error"]["mean"]["n"] == 8 and r["floor"]["n"] == 16
-        assert r["precision"]["cudnn_allow_tf32"] is False and r["sigmas"][0] == 80.0
-        assert len(r["sigmas"]) == 4 and r["command"].endswith(str(out))
+        assert prov["precision"]["cudnn_allow_tf32"] is False and r["sigmas"][0] == 80.0
+        assert len(r["sigmas"]) == 4 and prov["command"].endswith(str(out))
     assert "vs_polynomial" not in rows[0]
     assert {"fid_diff", "ode_error_diff", "sign_test", "class_flip_share"} <= set(rows[1]["vs_polynomial"])
     _script("table1_large").main(args)                # a rerun replaces its rows, adds none
     assert len(_rows(out)) == 3
-
-
-def test_write_row_replaces_by_the_callers_key(tmp_path):
-    write_row = _script("table1_large").write_row
-    out = tmp_path / "r.jsonl"
-    write_row(out, {"schedule": "gits-dev", "nfe": 5, "n": 8, "v": 1})
-    write_row(out, {"schedule": "polynomial", "nfe": 5, "n": 8, "v": 2})
-    write_row(out, {"schedule": "gits-dev", "nfe": 5, "n": 8, "v": 3})      # same key: replaced
-    assert [(r["schedule"], r["v"]) for r in _rows(out)] == [("polynomial", 2), ("gits-dev", 3)]
-    key = ("solver", "K", "method", "n")
-    write_row(out, {"solver": "euler", "K": 5, "method": "oss", "n": 8, "nfe": 5, "v": 4}, key=key)
-    write_row(out, {"solver": "ipndm", "K": 5, "method": "oss", "n": 8, "nfe": 5, "v": 5}, key=key)
-    write_row(out, {"solver": "euler", "K": 5, "method": "oss", "n": 8, "nfe": 5, "v": 6}, key=key)
-    assert [r["v"] for r in _rows(out)] == [2, 3, 5, 6]

@@ -126,7 +126,7 @@ def test_gits_schedule_inside_the_model_range(warm, vp):
     table = sd.search(warm, [2, 5], gamma=1.2)
     assert sorted(table) == [2, 5] and torch.equal(table[5], sd.search(warm, 5, gamma=1.2))
     # the defaults are the official SD command's: metric "dev", gamma 1.20
-    path = gits.search(gits.cost_matrix(warm, "dev"), 4, 1.20)
+    path = gits.optimal_path(gits.cost_matrix(warm, "dev"), 4, 1.20)
     assert torch.equal(sd.search(warm, 4), warm.sigmas[path])
 
 

@@ -41,7 +41,7 @@ def test_reference_solver_matches_the_closed_form(gauss):
     assert float((search.reference(D, noise) - x_ref).abs().max()) < 1e-3
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 @pytest.mark.parametrize("method", list(search.METHODS))
 def test_every_method_gives_a_valid_schedule_no_worse_than_twice_polynomial(gauss, method,
                                                                              solver):
@@ -57,7 +57,7 @@ def test_every_method_gives_a_valid_schedule_no_worse_than_twice_polynomial(gaus
     assert search.as_diffusers(s)[-1] == 0.0 and len(search.as_list(s)) == 5
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_stepper_matches_the_package_solvers(gauss, solver):
     D, noise, _ = gauss
     s = schedules.polynomial(6)
@@ -66,7 +66,7 @@ def test_stepper_matches_the_package_solvers(gauss, solver):
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_exhaustive_equals_brute_force(gauss, solver):
     D, noise, x_ref = gauss
     grid, K = search.coarse_grid(7), 3
@@ -81,7 +81,7 @@ def test_exhaustive_equals_brute_force(gauss, solver):
     assert r.nfe == B * (1 + 4 + sum(range(1, 5))) + B * 100
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_exhaustive_optimum_beats_every_method_on_its_grid(gauss, solver):
     D, noise, x_ref = gauss
     grid, K = search.coarse_grid(7), 3
@@ -140,7 +140,7 @@ def test_gits_wrappers_equal_gits_schedule_and_count_the_warmup(gauss):
     assert again.nfe == r.nfe and again.info["reused_warmup"]
 
 
-@pytest.mark.parametrize("solver", search.SOLVERS)
+@pytest.mark.parametrize("solver", search.STEPPERS)
 def test_learned_improves_on_its_initialisation(gauss, solver):
     D, noise, x_ref = gauss
     r = search.search("learned", D, noise, 4, solver, x_ref=x_ref, iters=15)
@@ -191,3 +191,40 @@ def test_ode_errors_passes_solver_options():
     off = search.ode_errors(D, noise, s, "unipc", ref, thresholding=False)
     assert not torch.allclose(on, off)
     assert off.mean() < on.mean()
+
+
+@pytest.mark.parametrize("method", list(search.METHODS))
+def test_every_method_takes_the_same_options(gauss, method):
+    """One set of keyword arguments serves every method (each reads what it needs)."""
+    D, noise, x_ref = gauss
+    r = search.search(method, D, noise, 3, "euler", grid=search.coarse_grid(9), x_ref=x_ref, iters=2,
+                      gamma=1.1, progress=False)
+    assert len(r.sigmas) == 4
+
+
+@pytest.mark.parametrize("method", [m for m in search.METHODS if m not in search.FIXED])
+@pytest.mark.parametrize("bad", ["shape", "nan"])
+def test_a_broken_denoiser_raises_instead_of_yielding_a_schedule(gauss, method, bad):
+    D, noise, _ = gauss
+
+    def broken(x, sigma):
+        out = D(x, sigma)
+        return out[:, :-1] if bad == "shape" else out * float("nan")
+
+    with pytest.raises(ValueError, match="input's shape" if bad == "shape" else "non-finite"):
+        search.search(method, broken, noise, 3, "euler", grid=9, iters=1)
+
+
+def test_shared_work_is_computed_once_and_charged_to_every_use(gauss):
+    D, noise, _ = gauss
+    shared = search.Shared()
+    first = search.search("gits-dev", D, noise, 4, grid=21, shared=shared)
+    again = search.search("oss", D, noise, 4, grid=21, shared=shared)
+    alone = search.search("oss", D, noise, 4, grid=21)
+    assert first.nfe == B * 20 and again.nfe == alone.nfe == search.oss_nfe(21, 4, B)
+    assert again.seconds >= shared._memo[next(iter(shared._memo))][2]
+    ref = shared.reference(D, noise)
+    learned = search.search("learned", D, noise, 3, "euler", iters=2, shared=shared)
+    own = search.search("learned", D, noise, 3, "euler", iters=2)
+    assert learned.nfe == own.nfe and torch.equal(learned.sigmas, own.sigmas)
+    torch.testing.assert_close(ref, search.reference(D, noise))

@@ -52,12 +52,11 @@ class Counted:
 # Dynamic thresholding (on by default for dpmpp_3m and unipc, as in the authors' code) rescales
 # the data prediction of this Gaussian (|D| reaches 2 and more), so the ODE it solves is another;
 # the exact-solution tests switch it off (it is tested on its own below).
-PLAIN = {"dpmpp_3m": {"thresholding": False}, "unipc": {"thresholding": False}}
 
 
 def solve(name: str, denoiser, x, sigmas, **kw) -> torch.Tensor:
     """Solver ``name`` without dynamic thresholding (unless ``kw`` says otherwise)."""
-    return solvers.get(name)(denoiser, x, sigmas, **(PLAIN.get(name, {}) | kw))
+    return solvers.get(name)(denoiser, x, sigmas, **(solvers.without_thresholding(name) | kw))
 
 
 def error(name: str, n_steps: int, schedule: str = "logsnr") -> float:

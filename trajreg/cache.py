@@ -23,7 +23,7 @@ T = TypeVar("T")
 PACKAGE = Path(__file__).parent
 # Modules that only present results (text, tables, figures, the command line, the claim registry and the
 # statistics of reported numbers): a cached result never depends on them.
-PRESENTATION = frozenset({"cli", "paper", "plotting", "report", "stats", "tables"})
+PRESENTATION = frozenset({"cli", "paper", "plotting", "report", "results", "stats", "tables"})
 
 
 def sources() -> list[Path]:

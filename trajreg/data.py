@@ -18,6 +18,10 @@ import torch
 
 from trajreg import _validate, files
 
+__all__ = ["CIFAR10_CLASSES", "CIFAR10_MD5", "CIFAR10_MEMBERS", "CIFAR10_SHA256", "CIFAR10_SHAPE",
+           "CIFAR10_URL", "FMNIST_CLASSES", "FMNIST_FILES", "FMNIST_SHAPE", "FMNIST_URL", "SYSTEM_DIRS",
+           "cache_dir", "cifar10", "cifar10_file", "fashion_mnist", "fmnist_file", "main", "noise"]
+
 FMNIST_SHAPE = (1, 28, 28)
 FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")

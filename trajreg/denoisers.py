@@ -14,6 +14,8 @@ import torch
 
 from trajreg import _validate
 
+__all__ = ["Counted", "Denoiser", "GaussianDenoiser", "GaussianMixtureDenoiser", "KDEDenoiser", "as_sigma"]
+
 Denoiser = Callable[[torch.Tensor, "float | torch.Tensor"], torch.Tensor]
 
 

@@ -35,8 +35,8 @@ def teacher_state(denoiser: Denoiser, noise: torch.Tensor, sigma: float, n_steps
     """The PF-ODE state at ``sigma`` from x_T = 80-scaled noise: ``solver`` with ``n_steps`` on
     the polynomial rho = 7 schedule over [sigma, 80] (the 'exact' state for ``oracle_first_jump``)."""
     _validate.positive("sigma", sigma)
-    grid = schedules.polynomial(n_steps + 1, sigma_min=float(sigma), sigma_max=80.0)
-    return solvers.get(solver)(denoiser, 80.0 * noise, grid)
+    grid = schedules.polynomial(n_steps + 1, sigma_min=float(sigma), sigma_max=schedules.SIGMA_MAX)
+    return solvers.get(solver)(denoiser, schedules.SIGMA_MAX * noise, grid)
 
 
 def oracle_first_jump(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor,
@@ -128,7 +128,7 @@ def choice_frequency(warm: Trajectory | torch.Tensor, metric: str = "l2",
     for _ in range(n_boot):
         w = torch.from_numpy(np.bincount(rng.integers(0, B, B), minlength=B) / B)
         cost = torch.where(finite, body @ w, torch.tensor(float("inf"), dtype=torch.float64))
-        counts[tuple(gits.search(cost, K, gamma).tolist())] += 1
+        counts[tuple(gits.optimal_path(cost, K, gamma).tolist())] += 1
     return dict(counts.most_common())
 
 

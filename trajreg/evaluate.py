@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.linalg import LinAlgWarning
+from tqdm import tqdm
 
 from trajreg import _validate, fid, schedules, solvers
 from trajreg.denoisers import Denoiser
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 
-__all__ = ["Result", "baseline", "evaluate", "final_samples", "n_steps", "ode_error",
+__all__ = ["Result", "baseline", "evaluate", "final_samples", "n_steps", "ode_error", "sample_in_batches",
            "propagated_error", "propagated_errors", "time_denoiser"]
 
 
@@ -33,8 +35,8 @@ def n_steps(solver: str, nfe: int) -> int | None:
     return nfe // per_step if nfe % per_step == 0 else None
 
 
-def baseline(solver: str, K: int, sigma_min: float = 0.002,
-             sigma_max: float = 80.0) -> torch.Tensor:
+def baseline(solver: str, K: int, sigma_min: float = SIGMA_MIN,
+             sigma_max: float = SIGMA_MAX) -> torch.Tensor:
     """The solver's recommended schedule with K steps (``schedules.RECOMMENDED``)."""
     name, kw = schedules.RECOMMENDED[_validate.choice("solver", solver, schedules.RECOMMENDED)]
     return schedules.get(name, K + 1, sigma_min=sigma_min, sigma_max=sigma_max, **kw)
@@ -52,6 +54,16 @@ def final_samples(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor,
     sigmas = _validate.sigmas(sigmas)
     return torch.cat([step(denoiser, float(sigmas[0]) * z, sigmas, **solver_kw)
                       for z in noise.split(batch_size)])
+
+
+def sample_in_batches(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor,
+                      solver: str = "ipndm", *, batch_size: int = 500, desc: str = "sampling",
+                      **solver_kw: Any) -> torch.Tensor:
+    """``final_samples`` batch by batch with a progress bar (every 30 s at most), each
+    batch moved to the CPU: large sample sets on a GPU."""
+    parts = [final_samples(denoiser, z, sigmas, solver, batch_size=batch_size, **solver_kw).cpu()
+             for z in tqdm(noise.split(batch_size), desc=desc, mininterval=30)]
+    return torch.cat(parts)
 
 
 def ode_error(x: torch.Tensor, x_ref: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,8 @@ import torch
 
 from trajreg import _validate
 
+__all__ = ["arc_length", "curvature_torsion", "derivatives", "peak", "reflect_index", "rise"]
+
 
 def _curve(r: torch.Tensor) -> torch.Tensor:
     """Check r is a finite (T >= 2, B, 3) tensor; return it as float64."""

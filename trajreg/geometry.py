@@ -7,6 +7,8 @@ import torch
 from trajreg import _validate
 from trajreg.trajectory import Trajectory
 
+__all__ = ["denoising_deviation", "deviation", "final_distance", "sampling_deviation", "summary"]
+
 
 def _flat(points: torch.Tensor) -> torch.Tensor:
     """Check points is (T, B, *dims) with T >= 2 and finite; view it as (T, B, D)."""

@@ -8,8 +8,8 @@ Three pieces, each testable on its own, then a one-call convenience:
 2. ``cost_matrix``: the cost of ONE Euler jump x_i + (t_j - t_i) d_i from teacher state i to grid
    point j: by default the official code's "dev" (change of the distance to the trajectory's
    chord), or the paper's written "l2" = E || x_i + (t_j - t_i) d_i - x_j || (or "l1").
-3. ``search``: the dynamic programme min over 0 = i_0 < ... < i_K = N-1 of
-   sum_m gamma^m c[i_m, i_{m+1}]; ``search_all`` gives every K up to a maximum from one table.
+3. ``optimal_path``: the dynamic programme min over 0 = i_0 < ... < i_K = N-1 of
+   sum_m gamma^m c[i_m, i_{m+1}]; ``optimal_paths`` gives every K up to a maximum from one table.
 
 ``schedule`` chains them and returns sigmas; ``as_list``, ``as_diffusers`` and ``as_k_diffusion``
 export a schedule. Example (any denoiser ``D(x, sigma)``, here with 256 warm-up noises)::
@@ -39,11 +39,12 @@ import torch
 
 from trajreg import _validate, schedules, trajectory
 from trajreg.denoisers import Denoiser
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 from trajreg.trajectory import Trajectory
 
 __all__ = ["GAMMA", "METRIC", "METRICS", "N_GRID", "N_WARMUP", "TEACHERS", "as_diffusers", "as_k_diffusion",
-           "as_list", "cost_matrix", "default_grid", "path_cost", "schedule", "search",
-           "search_all", "warmup"]
+           "as_list", "cost_matrix", "default_grid", "optimal_path", "optimal_paths", "path_cost",
+           "schedule", "warmup"]
 
 N_GRID = 61            # |Gamma_g| of the official code (--num_steps_tea=61)
 N_WARMUP = 256         # warm-up samples (--num_warmup)
@@ -55,7 +56,7 @@ METRIC = "dev"         # cost of the official code (--metric), with which gamma 
 TEACHERS = ("ipndm", "euler", "heun", "dpm2", "dpmpp_2m", "dpmpp_3m", "deis", "dpm_2m_eps")
 
 
-def default_grid(n: int = N_GRID, sigma_min: float = 0.002, sigma_max: float = 80.0,
+def default_grid(n: int = N_GRID, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
                  rho: float = 7.0) -> torch.Tensor:
     """The fine grid Gamma_g: EDM polynomial schedule, n points (paper Sec. 4.3; code default)."""
     return schedules.polynomial(n, sigma_min, sigma_max, rho)
@@ -203,7 +204,7 @@ def _backtrack(arg: np.ndarray, K: int) -> torch.Tensor:
     return torch.tensor(path, dtype=torch.long)
 
 
-def search(cost: torch.Tensor, n_steps: int, gamma: float = GAMMA) -> torch.Tensor:
+def optimal_path(cost: torch.Tensor, n_steps: int, gamma: float = GAMMA) -> torch.Tensor:
     """Optimal K-step path through the grid: argmin over 0 = i_0 < ... < i_K = N-1 of
     sum_m gamma^m c[i_m, i_{m+1}] (paper Algorithm 1; official ``dp`` with its tie-break).
 
@@ -220,15 +221,20 @@ def search(cost: torch.Tensor, n_steps: int, gamma: float = GAMMA) -> torch.Tens
     return _backtrack(arg, n_steps)
 
 
-def search_all(cost: torch.Tensor, max_steps: int, gamma: float = GAMMA) -> dict[int, torch.Tensor]:
-    """``search`` for every K = 1..max_steps from one DP table: {K: (K+1,) grid indices}.
+def optimal_paths(cost: torch.Tensor, max_steps: int, gamma: float = GAMMA) -> dict[int, torch.Tensor]:
+    """``optimal_path`` for every K = 1..max_steps from one DP table: {K: (K+1,) grid indices}.
 
     The table does not depend on K (the weight of a jump depends on its rank from the start), so
-    this costs no more than ``search(cost, max_steps, gamma)``. K with no finite path is left out.
+    this costs no more than ``optimal_path(cost, max_steps, gamma)``. K with no finite path is left out.
     """
     c = _check_cost(cost, max_steps, gamma)
     V, arg = _dp(c, max_steps, gamma)
     return {K: _backtrack(arg, K) for K in range(1, max_steps + 1) if math.isfinite(V[0, K])}
+
+
+# Old names of optimal_path / optimal_paths, kept for trajreg.distributed (another branch) until
+# it moves; not in __all__.
+search, search_all = optimal_path, optimal_paths
 
 
 def path_cost(cost: torch.Tensor, path: torch.Tensor, gamma: float = GAMMA) -> float:
@@ -242,7 +248,7 @@ def path_cost(cost: torch.Tensor, path: torch.Tensor, gamma: float = GAMMA) -> f
 def schedule(denoiser: Denoiser, noise: torch.Tensor, n_steps: int, *,
              grid: torch.Tensor | int | None = None, teacher: str = "ipndm", metric: str = METRIC,
              gamma: float = GAMMA, **warmup_kw: Any) -> torch.Tensor:
-    """GITS in one call: warm-up, cost matrix, search; returns the K+1 sigmas (float64).
+    """GITS in one call: warm-up, cost matrix, optimal path; returns the K+1 sigmas (float64).
 
     n_steps is the number of solver steps K (NFE = K for one-evaluation solvers such as Euler/DDIM
     or iPNDM, 2K for Heun and DPM-Solver-2). The defaults are the official code's, which produced
@@ -250,7 +256,7 @@ def schedule(denoiser: Denoiser, noise: torch.Tensor, n_steps: int, *,
     warm-up noises, its --num_warmup); the paper writes the "l2" cost.
     """
     warm = warmup(denoiser, noise, grid, teacher, **warmup_kw)
-    return warm.sigmas[search(cost_matrix(warm, metric), n_steps, gamma)]
+    return warm.sigmas[optimal_path(cost_matrix(warm, metric), n_steps, gamma)]
 
 
 def _with_final(sigmas: torch.Tensor, final: str) -> torch.Tensor:

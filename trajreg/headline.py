@@ -9,11 +9,11 @@ test of solving at that budget (no few-step set scores better than the converged
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from trajreg import results as _results
 from trajreg.stats import Estimate
 
 __all__ = ["MARKS", "mark", "cell", "grid"]
@@ -36,7 +36,7 @@ def cell(est: Estimate, digits: int = 2) -> str:
 
 
 def _rows(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
+    return _results.read(path)
 
 
 def grid(results: str | Path, cost: str = "dev", nfes: tuple[int, ...] = (5, 6, 8, 10)) -> pd.DataFrame:
@@ -56,13 +56,12 @@ def grid(results: str | Path, cost: str = "dev", nfes: tuple[int, ...] = (5, 6, 
     for n in nfes:
         row = {}
         if n in inc:
-            row["Inception FID (primary)"] = cell(Estimate.from_dict(inc[n]["fid_diff_vs_polynomial"]), 1)
+            row["Inception FID (primary)"] = cell(inc[n]["fid_diff_vs_polynomial"], 1)
         if n in clf:
             vs = clf[n]["vs_polynomial"]
-            row["classifier FID"] = cell(Estimate.from_dict(vs["fid_diff"]), 2)
-            row["ODE error"] = cell(Estimate.from_dict(vs["ode_error_diff"]), 3)
+            row["classifier FID"] = cell(vs["fid_diff"], 2)
+            row["ODE error"] = cell(vs["ode_error_diff"], 3)
         if n in anchor:
-            d = Estimate.from_dict(anchor[n]["diff_vs_converged"])
-            row["best few-step − converged (Inception FID)"] = cell(d, 1)
+            row["best few-step − converged (Inception FID)"] = cell(anchor[n]["diff_vs_converged"], 1)
         out[f"NFE {n}"] = row
     return pd.DataFrame(out).T

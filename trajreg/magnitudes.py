@@ -15,6 +15,9 @@ from trajreg import _validate
 from trajreg.denoisers import Denoiser
 from trajreg.trajectory import Trajectory
 
+__all__ = ["chord_length", "denoise_states", "distances", "eps", "length_table", "norms", "optimal_gap",
+           "sampling_length"]
+
 
 def distances(a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sample |a - b| (or |a|) for (T, B, *dims) stacks, one step at a time; (T, B) float64.

@@ -10,6 +10,9 @@ from pathlib import Path
 import torch
 
 from trajreg import _validate, files, official
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
+
+__all__ = ["MODELS", "ModelInfo", "NoGrad", "WEIGHTS", "card", "info", "load", "load_edm"]
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -22,8 +25,8 @@ class ModelInfo:
     description: str
     build: Callable[..., Callable]
     data_shape: tuple[int, ...]
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
 
 
 def card(name: str = "fmnist-edm") -> dict:
@@ -91,8 +94,8 @@ def _registry() -> dict[str, ModelInfo]:
                   _fmnist_edm, (1, 28, 28)),
         ModelInfo("kde-fmnist", "exact KDE optimal denoiser over the 60k Fashion-MNIST training "
                   "images", _kde_fmnist, (1, 28, 28)),
-        *(ModelInfo(c.name, c.description, _official(c.name), c.data_shape, official.SIGMA_MIN,
-                    official.SIGMA_MAX) for c in official.CHECKPOINTS.values()),
+        *(ModelInfo(c.name, c.description, _official(c.name), c.data_shape, SIGMA_MIN,
+                    SIGMA_MAX) for c in official.CHECKPOINTS.values()),
         ModelInfo("kde-cifar10", "exact KDE optimal denoiser over the 50k CIFAR-10 training images",
                   _kde_cifar10, (3, 32, 32)),
     ]

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+__all__ = ["Attention", "EDMDenoiser", "FourierEmbedding", "ResBlock", "UNet", "UNetConfig"]
+
 
 @dataclass(frozen=True)
 class UNetConfig:

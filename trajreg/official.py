@@ -48,8 +48,13 @@ from torch.nn import functional as F  # noqa: N812
 from trajreg import _validate, files
 from trajreg.data import cache_dir
 from trajreg.denoisers import as_sigma
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN  # the official code forces EDM nets to this range
 
-SIGMA_MIN, SIGMA_MAX = 0.002, 80.0   # the official code forces EDM nets to this range (sample.py)
+__all__ = ["CHECKPOINTS", "CMPrecond", "CM_BEDROOM256", "CM_HINT", "Checkpoint", "Conditioned", "EDM_HINT",
+           "EDM_URL", "FID_REFS", "OfficialDenoiser", "Remote", "expected_sha256", "fetch", "fid_ref_path",
+           "load_network", "official_dir", "pins_path", "read_pins", "require", "seed_labels",
+           "unpickle_ema"]
+
 EDM_URL = "https://nvlabs-fi-cdn.nvidia.com/edm/"
 EDM_HINT = ("EDM checkpoints are pickles that need NVIDIA's `torch_utils` and `dnnlib` packages: "
             "`git clone https://github.com/NVlabs/edm` and put that folder on PYTHONPATH "

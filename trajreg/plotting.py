@@ -11,6 +11,9 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+__all__ = ["CONTENT_PX", "DPI", "MODEL_LABELS", "RC", "SMALLEST_FONT_PT", "SOLVER_LABELS", "STYLE_MARK",
+           "band", "sig3", "sigma_axis", "style", "use_style"]
+
 # Names the pages print for registered models and solvers (a name not listed prints as itself).
 MODEL_LABELS = {"fmnist-edm": "learned (EDM UNet, Fashion-MNIST)",
                 "kde-fmnist": "KDE optimal (60k Fashion-MNIST)"}

@@ -12,6 +12,9 @@ import torch
 
 from trajreg import _validate
 
+__all__ = ["basis", "calibrate", "chord", "coordinates", "explained_variance", "procrustes", "project",
+           "spread", "subspace_variance"]
+
 
 def _flat(points: torch.Tensor, name: str = "points") -> torch.Tensor:
     """Check points is (T >= 2, B, *dims) and finite; return a float64 (T, B, D) view."""

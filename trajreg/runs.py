@@ -15,9 +15,10 @@ from typing import Any
 
 import torch
 
-from trajreg import _validate, data, evaluate, fid, gits, models, schedules, trajectory
+from trajreg import _validate, classifier, data, evaluate, gits, models, schedules, trajectory
 from trajreg.cache import cached, model_key
 from trajreg.denoisers import Denoiser
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 
 __all__ = ["WARMUP_SEED", "Model", "cached_reference", "cached_run", "cached_trajectories",
            "cached_warmup", "eval_seeds", "load_model"]
@@ -34,8 +35,8 @@ class Model:
     denoiser: Denoiser
     shape: tuple[int, ...]
     device: str = "cpu"         # where the denoiser runs; noises are drawn (on the CPU) and moved
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
 
     def polynomial(self, nfe: int, rho: float = 7.0) -> torch.Tensor:
         """EDM's polynomial schedule with ``nfe`` steps over the model's sigma range."""
@@ -99,7 +100,7 @@ def cached_trajectories(model: Model, seeds: range, solver: str, sigmas: torch.T
 
 def _features_key(extractor: str) -> str:
     """The checksum of the classifier behind the "fmnist" FID features ("" for others)."""
-    return fid.classifier_card()["sha256"] if extractor == "fmnist" else ""
+    return classifier.classifier_card()["sha256"] if extractor == "fmnist" else ""
 
 
 def cached_run(model: Model, solver: str, sigmas: torch.Tensor, seeds: range, *,

@@ -16,8 +16,11 @@ import torch
 
 from trajreg import _validate
 
-__all__ = ["RECOMMENDED", "SCHEDULES", "get", "logsnr", "polynomial", "time_uniform",
-           "vp_fit", "vp_sigma", "vp_t"]
+__all__ = ["RECOMMENDED", "SCHEDULES", "SIGMA_MAX", "SIGMA_MIN", "get", "logsnr", "polynomial",
+           "time_uniform", "vp_fit", "vp_sigma", "vp_t"]
+
+# The sigma range of EDM models (Karras et al. 2022), the one home of these two numbers.
+SIGMA_MIN, SIGMA_MAX = 0.002, 80.0
 
 
 def _check(n: int, sigma_min: float, sigma_max: float) -> None:
@@ -38,7 +41,7 @@ def _pin_ends(sigmas: torch.Tensor, sigma_min: float, sigma_max: float) -> torch
     return sigmas
 
 
-def polynomial(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
+def polynomial(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
                rho: float = 7.0) -> torch.Tensor:
     """EDM schedule, eq. 5 of Karras et al. (2022): uniform steps in sigma^(1/rho),
     sigma_i = (smax^(1/rho) + i/(n-1) (smin^(1/rho) - smax^(1/rho)))^rho."""
@@ -49,7 +52,7 @@ def polynomial(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
     return _pin_ends((a + ramp * (b - a)) ** rho, sigma_min, sigma_max)
 
 
-def logsnr(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0) -> torch.Tensor:
+def logsnr(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX) -> torch.Tensor:
     """Uniform steps in lambda = -log sigma (half the log-SNR), as in Lu et al. (2022)."""
     _check(n, sigma_min, sigma_max)
     log_sigma = torch.linspace(math.log(sigma_max), math.log(sigma_min), n, dtype=torch.float64)
@@ -90,7 +93,7 @@ def vp_t(sigma: torch.Tensor, beta_d: float, beta_min: float) -> torch.Tensor:
     return (root - beta_min) / beta_d  # beta_min < 0 implies beta_d > 0
 
 
-def time_uniform(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 1.0,
+def time_uniform(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = 1.0,
                  eps_s: float = 1e-3) -> torch.Tensor:
     """Uniform (rho=1) or time-quadratic (rho=2) steps in VP time t in [eps_s, 1] mapped to sigma,
     t_i = (1 + i/(n-1) (eps_s^(1/rho) - 1))^rho (DPM-Solver's 'time_uniform'; DEIS's quadratic)."""

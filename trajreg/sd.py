@@ -263,11 +263,11 @@ def search(warm: Trajectory, n_steps: int | Iterable[int], gamma: float = GAMMA,
     """
     cost = gits.cost_matrix(warm, metric)
     if isinstance(n_steps, Integral) and not isinstance(n_steps, bool):
-        return warm.sigmas[gits.search(cost, int(n_steps), gamma)]
+        return warm.sigmas[gits.optimal_path(cost, int(n_steps), gamma)]
     steps = sorted({int(k) for k in n_steps})
     if not steps:
         raise ValueError("n_steps must be an integer or a non-empty collection of integers")
-    paths = gits.search_all(cost, steps[-1], gamma)
+    paths = gits.optimal_paths(cost, steps[-1], gamma)
     missing = [k for k in steps if k not in paths or k < 1]
     if missing:
         raise ValueError(f"no finite {missing}-step path through the {len(warm.sigmas)}-point grid")

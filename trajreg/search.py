@@ -26,29 +26,43 @@ variants price Euler jumps whatever the solver, as the paper. Export with ``as_l
 
     res = search.search("oss", D, noise, 6, solver="ipndm")
     res.sigmas, res.nfe, res.seconds
+
+Every method has the same signature, ``method(D, noise, K, solver, o: Options) -> dict`` (the dict
+holds "sigmas" and what else the method reports), and reads the options it needs from ``o``; the
+caller passes the same keyword arguments (the fields of :class:`Options`) to every method. A
+method owns its cost: ``search`` counts every denoiser evaluation it makes, and work it takes from
+``o.shared`` (a :class:`Shared` teacher warm-up or reference solution, computed once for several
+searches on the same noises) is charged at what computing it cost, NFE and seconds. ``search``
+checks every denoiser output (shape and finiteness) and shows a progress bar of the evaluations.
+
+Adding a method is one entry in ``METHODS``: a function of that signature (see README, "How to
+add a search method").
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, fields, replace
 from numbers import Integral
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from trajreg import _validate, gits, refine, schedules, solvers
 from trajreg.denoisers import Counted, Denoiser
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 from trajreg.trajectory import Trajectory
 
-__all__ = ["FIXED", "METHODS", "SOLVERS", "SearchResult", "as_diffusers", "as_k_diffusion",
-           "as_list", "coarse_grid", "ode_errors", "oss_nfe", "propagated_cost", "reference",
-           "schedule", "search"]
+__all__ = ["FIXED", "METHODS", "STEPPERS", "Options", "SearchResult", "Shared", "as_diffusers",
+           "as_k_diffusion", "as_list", "coarse_grid", "ode_errors", "oss_nfe", "propagated_cost",
+           "reference", "schedule", "search"]
 
-SIGMA_MIN, SIGMA_MAX = 0.002, 80.0
-SOLVERS = ("euler", "ipndm")              # solvers the solver-aware searches can step with
+STEPPERS = ("euler", "ipndm")             # solvers the solver-aware searches step with themselves
+SOLVERS = STEPPERS                        # old name, kept for trajreg.cli until it moves to STEPPERS
+N_REFERENCE = 100                         # steps of the reference solutions (iPNDM, polynomial)
 FIXED = ("polynomial", "logsnr", "uniform")
 N_PROPAGATED = 21                         # default grid of "gits-propagated" (cost ~ B N^3 / 6)
 N_COARSE = 16                             # default grid of "exhaustive"
@@ -65,6 +79,71 @@ class SearchResult:
     nfe: int
     seconds: float
     info: dict[str, Any] = field(default_factory=dict)
+
+
+class Shared:
+    """Work several searches on one noise set share: teacher warm-ups and reference solutions,
+    each computed once (on first use) and charged in full, NFE and seconds, to every search that
+    uses it. Pass one ``Shared`` per (denoiser, noise set) as ``search(..., shared=...)``."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Hashable, tuple[Any, int, float]] = {}
+        self.charged: list[tuple[int, float, bool]] = []   # (nfe, seconds, computed now) per use
+
+    def get(self, key: Hashable, D: Denoiser, compute: Callable[[Denoiser], Any]) -> Any:
+        """compute(D) the first time ``key`` is asked for, else the stored value; records the use."""
+        fresh = key not in self._memo
+        if fresh:
+            counted, start = Counted(D), time.perf_counter()
+            value = compute(counted)
+            self._memo[key] = (value, counted.samples, time.perf_counter() - start)
+        value, nfe, seconds = self._memo[key]
+        self.charged.append((nfe, seconds, fresh))
+        return value
+
+    def warmup(self, D: Denoiser, noise: torch.Tensor, grid: torch.Tensor, teacher: str) -> Trajectory:
+        """The teacher trajectory of ``noise`` on ``grid`` (``gits.warmup``)."""
+        key = ("warmup", _noise_key(noise), tuple(grid.tolist()), teacher)
+        return self.get(key, D, lambda d: gits.warmup(d, noise, grid, teacher))
+
+    def reference(self, D: Denoiser, noise: torch.Tensor, sigma_min: float = SIGMA_MIN,
+                  sigma_max: float = SIGMA_MAX) -> torch.Tensor:
+        """The reference solutions of ``noise`` (:func:`reference`)."""
+        key = ("reference", _noise_key(noise), sigma_min, sigma_max)
+        return self.get(key, D, lambda d: reference(d, noise, sigma_min=sigma_min, sigma_max=sigma_max))
+
+
+def _noise_key(noise: torch.Tensor) -> tuple:
+    return (noise.data_ptr(), tuple(noise.shape), noise.dtype, noise._version)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options of every search method (each reads those it needs).
+
+    grid: the method's grid: sigmas or a size (default per method: ``GRIDS``); teacher: the solver
+    of the warm-up (GITS, OSS); gamma: the DP discount (default per method: ``GAMMAS``); warm: a
+    teacher trajectory on the grid to reuse; x_ref: reference solutions of the noises to reuse
+    (learned, exhaustive); shared: a :class:`Shared` for warm-ups and references; iters, lr, init:
+    the learned schedule's Adam steps, rate and start; all_steps: OSS keeps every path K' <= K;
+    batch_size: states per denoiser call; sigma_min, sigma_max: the schedule's ends; progress: a
+    progress bar of the evaluations (None: when on a terminal).
+    """
+
+    grid: torch.Tensor | int | None = None
+    teacher: str = "ipndm"
+    gamma: float | None = None
+    warm: Trajectory | None = None
+    x_ref: torch.Tensor | None = None
+    shared: Shared | None = None
+    iters: int = 20
+    lr: float = 0.1
+    init: str | torch.Tensor = "polynomial"
+    all_steps: bool = False
+    batch_size: int = 1024
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
+    progress: bool | None = None
 
 
 # --- shared pieces ------------------------------------------------------------------------------
@@ -132,7 +211,7 @@ def ode_errors(denoiser: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, so
     return _rms(x.to(torch.float64), x_ref.to(torch.float64))
 
 
-def reference(denoiser: Denoiser, noise: torch.Tensor, n_steps: int = 100, solver: str = "ipndm",
+def reference(denoiser: Denoiser, noise: torch.Tensor, n_steps: int = N_REFERENCE, solver: str = "ipndm",
               sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX) -> torch.Tensor:
     """High-accuracy solutions: ``solver`` on the n_steps polynomial schedule (as
     ``evaluate.reference``), in noise's dtype."""
@@ -140,47 +219,54 @@ def reference(denoiser: Denoiser, noise: torch.Tensor, n_steps: int = 100, solve
     return solvers.get(solver)(denoiser, float(s[0]) * noise, s)
 
 
-def _ref(D: Denoiser, noise: torch.Tensor, x_ref: torch.Tensor | None, sigma_min: float,
-         sigma_max: float) -> torch.Tensor:
-    if x_ref is None:
-        return reference(D, noise, sigma_min=sigma_min, sigma_max=sigma_max)
-    _validate.same_shape("x_ref", x_ref, "noise", noise)
-    return x_ref.to(noise)
+def _ref(D: Denoiser, noise: torch.Tensor, o: Options) -> torch.Tensor:
+    """Reference solutions of the noises: ``o.x_ref`` (charged N_REFERENCE NFE per sample), else
+    from ``o.shared``."""
+    if o.x_ref is None:
+        return o.shared.reference(D, noise, o.sigma_min, o.sigma_max)
+    _validate.same_shape("x_ref", o.x_ref, "noise", noise)
+    o.shared.charged.append((noise.shape[0] * N_REFERENCE, 0.0, False))
+    return o.x_ref.to(noise)
 
 
 # --- fixed schedules and GITS --------------------------------------------------------------------
 
 
 def _fixed(name: str) -> Callable[..., dict]:
-    def method(D, noise, K, solver, *, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX):
+    def method(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
         _check_K(K)
         fn = {"polynomial": schedules.polynomial, "logsnr": schedules.logsnr,
               "uniform": schedules.time_uniform}[name]
-        return {"sigmas": fn(K + 1, sigma_min, sigma_max)}
+        return {"sigmas": fn(K + 1, o.sigma_min, o.sigma_max)}
     method.__doc__ = f"The {name} schedule with K steps (no search)."
     return method
 
 
-def _warm(D: Denoiser, noise: torch.Tensor, grid: torch.Tensor, teacher: str,
-          warm: Trajectory | None) -> Trajectory:
-    """The teacher trajectory on ``grid`` (or the given one, checked to lie on it)."""
-    if warm is None:
-        return gits.warmup(D, noise, grid, teacher)
-    if len(warm.sigmas) != len(grid) or not torch.allclose(warm.sigmas, grid):
+def _method_grid(method: str, o: Options) -> torch.Tensor:
+    """The grid of a grid method: ``o.grid``, else the reused warm-up's, else its default size."""
+    grid = o.warm.sigmas if o.grid is None and o.warm is not None else o.grid
+    return _grid(grid, GRIDS.get(method, gits.N_GRID), o.sigma_min, o.sigma_max)
+
+
+def _warm(D: Denoiser, noise: torch.Tensor, grid: torch.Tensor, o: Options) -> Trajectory:
+    """The teacher trajectory on ``grid``: ``o.warm`` (checked to lie on it; charged B (N-1) NFE),
+    else from ``o.shared``."""
+    if o.warm is None:
+        return o.shared.warmup(D, noise, grid, o.teacher)
+    if len(o.warm.sigmas) != len(grid) or not torch.allclose(o.warm.sigmas, grid):
         raise ValueError("warm must be a warm-up on the method's grid; pass grid=warm.sigmas")
-    return warm
+    o.shared.charged.append((noise.shape[0] * (len(grid) - 1), 0.0, False))
+    return o.warm
 
 
 def _gits(metric: str) -> Callable[..., dict]:
-    def method(D, noise, K, solver, *, grid=None, teacher="ipndm", gamma=gits.GAMMA, warm=None,
-               sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX):
-        g = _grid(warm.sigmas if grid is None and warm is not None else grid, gits.N_GRID,
-                  sigma_min, sigma_max)
+    def method(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
+        g = _method_grid(f"gits-{metric}", o)
         _check_K(K, len(g))
-        w = _warm(D, noise, g, teacher, warm)
-        path = gits.search(gits.cost_matrix(w, metric), K, gamma)
-        return {"sigmas": g[path], "warmup_nfe": noise.shape[0] * (len(g) - 1),
-                "reused_warmup": warm is not None, "path": path.tolist()}
+        w = _warm(D, noise, g, o)
+        gamma = gits.GAMMA if o.gamma is None else o.gamma
+        path = gits.optimal_path(gits.cost_matrix(w, metric), K, gamma)
+        return {"sigmas": g[path], "reused_warmup": o.warm is not None, "path": path.tolist()}
     method.__doc__ = f"GITS with the {metric!r} cost (trajreg.gits; paper Alg. 1)."
     return method
 
@@ -205,17 +291,15 @@ def propagated_cost(D: Denoiser, w: Trajectory, teacher: str = "ipndm",
     return C
 
 
-def _gits_propagated(D, noise, K, solver, *, grid=None, teacher="ipndm", gamma=1.0, warm=None,
-                     batch_size=1024, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX):
+def _gits_propagated(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
     """GITS DP over the propagated cost (``propagated_cost``); gamma 1 by default (the cost
     already carries the growth of an early error)."""
-    g = _grid(warm.sigmas if grid is None and warm is not None else grid, N_PROPAGATED,
-              sigma_min, sigma_max)
+    g = _method_grid("gits-propagated", o)
     _check_K(K, len(g))
-    w = _warm(D, noise, g, teacher, warm)
-    path = gits.search(propagated_cost(D, w, teacher, batch_size), K, gamma)
-    return {"sigmas": g[path], "warmup_nfe": noise.shape[0] * (len(g) - 1),
-            "reused_warmup": warm is not None, "path": path.tolist()}
+    w = _warm(D, noise, g, o)
+    gamma = 1.0 if o.gamma is None else o.gamma
+    path = gits.optimal_path(propagated_cost(D, w, o.teacher, o.batch_size), K, gamma)
+    return {"sigmas": g[path], "reused_warmup": o.warm is not None, "path": path.tolist()}
 
 
 # --- OSS ------------------------------------------------------------------------------------------
@@ -227,8 +311,7 @@ def oss_nfe(n_grid: int, K: int, batch: int) -> int:
     return batch * (n_grid - 1 + 1 + (K - 1) * (n_grid - K))
 
 
-def _oss(D, noise, K, solver, *, grid=None, teacher="ipndm", warm=None, batch_size=1024,
-         all_steps=False, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX):
+def _oss(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
     """OSS (Pei et al. 2025, ``search_OSS``) over the teacher grid, one schedule for the batch.
 
     z[k][j]: the student's best k-step state at grid point j (with its slope history for iPNDM).
@@ -238,12 +321,12 @@ def _oss(D, noise, K, solver, *, grid=None, teacher="ipndm", warm=None, batch_si
     more than one K but gives the paths for every K' <= K at once (info["paths"]); the best
     state at (k, j) does not depend on K, so each path equals its single-K search.
     """
-    _validate.choice("solver", solver, SOLVERS)
-    g = _grid(warm.sigmas if grid is None and warm is not None else grid, gits.N_GRID,
-              sigma_min, sigma_max)
+    _validate.choice("solver", solver, STEPPERS)
+    all_steps, batch_size = o.all_steps, o.batch_size
+    g = _method_grid("oss", o)
     N = len(g)
     _check_K(K, N)
-    w = _warm(D, noise, g, teacher, warm)
+    w = _warm(D, noise, g, o)
     ref = w.x.to(noise)
     shape = (-1, *[1] * noise.ndim)
     cur = {0: (ref[0], [])}                   # i -> (state, slope history)
@@ -270,8 +353,7 @@ def _oss(D, noise, K, solver, *, grid=None, teacher="ipndm", warm=None, batch_si
         for k in range(k_end, 0, -1):
             path.append(trace[k - 1][path[-1]])
         paths[k_end] = path[::-1]
-    return {"sigmas": g[paths[K]], "warmup_nfe": noise.shape[0] * (N - 1),
-            "reused_warmup": warm is not None, "path": paths[K],
+    return {"sigmas": g[paths[K]], "reused_warmup": o.warm is not None, "path": paths[K],
             "paths": {k: g[p] for k, p in paths.items()},
             "single_k_nfe": oss_nfe(N, K, noise.shape[0])}
 
@@ -281,7 +363,9 @@ def _oss(D, noise, K, solver, *, grid=None, teacher="ipndm", warm=None, batch_si
 
 def _with_grad(D: Denoiser) -> Denoiser:
     """The network inside ``models.NoGrad`` (which runs under inference mode), else D itself;
-    through a ``Counted`` wrapper, still counting."""
+    through ``Counted`` and ``_Checked`` wrappers, still counting and checking."""
+    if isinstance(D, _Checked):
+        return _Checked(_with_grad(D.denoiser), D.bar)
     if isinstance(D, Counted):
         inner_fn = _with_grad(D.denoiser)
 
@@ -310,21 +394,21 @@ def _solve(D: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, solver: str) -> t
     return x
 
 
-def _learned(D, noise, K, solver, *, x_ref=None, init="polynomial", iters=20, lr=0.1,
-             sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX):
+def _learned(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
     """Adam on the K log-gap logits, loss = mean ODE error (RMS) on the search noises; returns
     the best iterate seen (so never worse than ``init`` on the search set)."""
-    _validate.choice("solver", solver, SOLVERS)
+    _validate.choice("solver", solver, STEPPERS)
     _check_K(K)
-    _validate.at_least("iters", iters, 0)
-    ref = _ref(D, noise, x_ref, sigma_min, sigma_max).to(noise)
+    _validate.at_least("iters", o.iters, 0)
+    init, iters, sigma_min, sigma_max = o.init, o.iters, o.sigma_min, o.sigma_max
+    ref = _ref(D, noise, o).to(noise)
     s0 = (schedules.get("time_uniform" if init == "uniform" else init, K + 1,
                         sigma_min=sigma_min, sigma_max=sigma_max)
           if isinstance(init, str) else _validate.sigmas(init, "init").to(torch.float64))
     if len(s0) != K + 1:
         raise ValueError(f"init must have K + 1 = {K + 1} sigmas, got {len(s0)}")
     theta = (s0[:-1].log() - s0[1:].log()).log().clone().requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
+    opt = torch.optim.Adam([theta], lr=o.lr)
     Dg, x0 = _with_grad(D), sigma_max * noise
     best, history = (math.inf, s0), []
     with torch.enable_grad():
@@ -345,19 +429,19 @@ def _learned(D, noise, K, solver, *, x_ref=None, init="polynomial", iters=20, lr
 # --- exhaustive -----------------------------------------------------------------------------------
 
 
-def _exhaustive(D, noise, K, solver, *, grid=None, x_ref=None, batch_size=1024,
-                sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX):
+def _exhaustive(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
     """Every path 0 = i_0 < ... < i_K = G-1 through the grid, solved on a prefix tree.
 
     Siblings (the states after one more step from a shared prefix) are evaluated in one denoiser
     call, so each prefix costs one evaluation per sample. info["errors"] maps each path (tuple of
     grid indices) to its mean ODE error.
     """
-    _validate.choice("solver", solver, SOLVERS)
-    g = _grid(grid, N_COARSE, sigma_min, sigma_max)
+    _validate.choice("solver", solver, STEPPERS)
+    batch_size = o.batch_size
+    g = _grid(o.grid, GRIDS["exhaustive"], o.sigma_min, o.sigma_max)
     G = len(g)
     _check_K(K, G)
-    ref = _ref(D, noise, x_ref, sigma_min, sigma_max)
+    ref = _ref(D, noise, o)
     errors: dict[tuple[int, ...], float] = {}
     tdims = (-1, *[1] * noise.ndim)
 
@@ -385,17 +469,32 @@ def _exhaustive(D, noise, K, solver, *, grid=None, x_ref=None, batch_size=1024,
     return {"sigmas": g[list(best)], "path": list(best), "error": errors[best], "errors": errors}
 
 
-def _refined(D, noise, K, solver, **kw):
-    """The exhaustive optimum, then compass search through the solver (``refine.refined``)."""
-    return refine.refined(D, noise, K, solver, methods=METHODS, reference=_ref, **kw)
+def _refined(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options,
+             candidates: tuple[str, ...] = ()) -> dict:
+    """The exhaustive optimum, then compass search through the solver (``refine.refined``). The
+    reference is charged once: the inner exhaustive search gets it through a throwaway ``Shared``."""
+    ref = _ref(D, noise, o)
+    inner = replace(o, x_ref=ref, shared=Shared())
+
+    def method(name: str) -> Callable[..., dict]:
+        def call(D_: Denoiser, noise_: torch.Tensor, K_: int, solver_: str, **kw: Any) -> dict:
+            base = inner if name == "exhaustive" else replace(o, grid=None)
+            return METHODS[name](D_, noise_, K_, solver_, replace(base, **kw))
+        return call
+
+    methods = {m: method(m) for m in METHODS if not m.startswith("refined")}
+    return refine.refined(D, noise, K, solver, methods=methods, reference=lambda *_: ref, grid=o.grid,
+                          batch_size=o.batch_size, candidates=candidates, sigma_min=o.sigma_min,
+                          sigma_max=o.sigma_max)
 
 
-def _refined_multistart(D, noise, K, solver, **kw):
+def _refined_multistart(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
     """"refined" whose start may also be one of ``refine.MULTISTART`` (better on every fold)."""
-    return _refined(D, noise, K, solver, candidates=refine.MULTISTART, **kw)
+    return _refined(D, noise, K, solver, o, candidates=refine.MULTISTART)
 
 
-METHODS: dict[str, Callable[..., dict]] = {
+Method = Callable[[Denoiser, torch.Tensor, int, str, Options], dict]
+METHODS: dict[str, Method] = {
     "polynomial": _fixed("polynomial"),
     "logsnr": _fixed("logsnr"),
     "uniform": _fixed("uniform"),
@@ -408,32 +507,63 @@ METHODS: dict[str, Callable[..., dict]] = {
     "refined": _refined,
     "refined-multistart": _refined_multistart,
 }
+# default grid size of each grid method (OSS and GITS share the warm-up grid of the official code)
+GRIDS = {"gits-l2": gits.N_GRID, "gits-dev": gits.N_GRID, "gits-propagated": N_PROPAGATED,
+         "oss": gits.N_GRID, "exhaustive": N_COARSE}
+
+
+class _Checked:
+    """A denoiser whose every output is checked (the input's shape, finite values) and counted on
+    a progress bar."""
+
+    def __init__(self, denoiser: Denoiser, bar: tqdm):
+        self.denoiser, self.bar = denoiser, bar
+
+    def __call__(self, x: torch.Tensor, sigma: Any) -> torch.Tensor:
+        out = self.denoiser(x, sigma)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            raise ValueError(f"the denoiser returned {getattr(out, 'shape', type(out).__name__)} for "
+                             f"input of shape {tuple(x.shape)}; it must return the input's shape")
+        if not bool(torch.isfinite(out).all()):
+            s = sigma if isinstance(sigma, float) else torch.as_tensor(sigma).flatten()[:1].tolist()
+            raise ValueError(f"the denoiser returned non-finite values (NaN or inf) at sigma {s}")
+        self.bar.update(x.shape[0])
+        return out
 
 
 def search(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int, solver: str = "ipndm",
-           **kw: Any) -> SearchResult:
+           **options: Any) -> SearchResult:
     """Schedule of ``method`` (a key of ``METHODS``) for K steps of ``solver``, searched on the
-    noises (B, *dims) of ``noise``; ``kw`` go to the method (grid, teacher, gamma, warm, x_ref,
-    iters, ...). nfe counts denoiser evaluations per sample, including a reused warm-up
-    (``warm=``) or reference (``x_ref=``) at what it would have cost."""
+    noises (B, *dims) of ``noise``; ``options`` are fields of :class:`Options`, the same for every
+    method. nfe counts denoiser evaluations per sample summed over the batch, and seconds the wall
+    time, including shared or reused work (a warm-up, reference solutions) at what it cost."""
     _validate.choice("method", method, METHODS)
     _validate.choice("solver", solver, solvers.SOLVERS)
     if not isinstance(noise, torch.Tensor) or not noise.is_floating_point() or noise.ndim < 2:
         raise ValueError("noise must be a floating-point tensor of shape (B, *dims)")
-    counted = Counted(denoiser)
+    unknown = sorted(set(options) - {f.name for f in fields(Options)})
+    if unknown:
+        raise ValueError(f"unknown search option(s) {unknown}; the options are the fields of "
+                         f"search.Options: {sorted(f.name for f in fields(Options))}")
+    o = Options(**options)
+    shared = o.shared if o.shared is not None else Shared()
+    shared.charged = []
+    bar = tqdm(desc=f"search {method}", unit="eval", leave=False,
+               disable=None if o.progress is None else not o.progress)
+    counted = Counted(_Checked(denoiser, bar))
     start = time.perf_counter()
-    out = METHODS[method](counted, noise, K, solver, **kw)
-    seconds = time.perf_counter() - start
+    try:
+        out = METHODS[method](counted, noise, K, solver, Options(**{**options, "shared": shared}))
+    finally:
+        bar.close()
+    reused = [(n, s) for n, s, fresh in shared.charged if not fresh]
+    nfe = counted.samples + sum(n for n, _ in reused)
+    seconds = time.perf_counter() - start + sum(s for _, s in reused)
     sigmas = _validate.sigmas(out.pop("sigmas")).detach().to("cpu", torch.float64)
-    nfe = counted.samples
-    if out.get("reused_warmup"):
-        nfe += out["warmup_nfe"]
-    if method in ("learned", "exhaustive", "refined", "refined-multistart") and kw.get("x_ref") is not None:
-        nfe += noise.shape[0] * 100
     return SearchResult(method, sigmas, int(nfe), seconds, out)
 
 
 def schedule(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int,
-             solver: str = "ipndm", **kw: Any) -> torch.Tensor:
+             solver: str = "ipndm", **options: Any) -> torch.Tensor:
     """Just the sigmas of ``search``: K+1 descending float64 values, sigma_max first."""
-    return search(method, denoiser, noise, K, solver, **kw).sigmas
+    return search(method, denoiser, noise, K, solver, **options).sigmas

@@ -12,6 +12,7 @@ of x.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,7 @@ from trajreg import _validate, schedules
 
 __all__ = ["SOLVERS", "THRESHOLD_MAX", "THRESHOLD_RATIO", "Callback", "Denoiser", "deis",
            "deis_coefficients", "dpm2", "dpm_2m_eps", "dpmpp_2m", "dpmpp_3m", "dynamic_threshold",
-           "euler", "get", "heun", "ipndm", "nfe", "to_d", "unipc"]
+           "euler", "get", "heun", "ipndm", "nfe", "to_d", "unipc", "without_thresholding"]
 
 Denoiser = Callable[[torch.Tensor, Any], torch.Tensor]
 Callback = Callable[[dict[str, Any]], None]
@@ -364,6 +365,13 @@ def get(name: str) -> Callable[..., torch.Tensor]:
     """The solver registered as ``name`` in ``SOLVERS``."""
     _validate.choice("solver", name, SOLVERS)
     return SOLVERS[name]
+
+
+def without_thresholding(name: str) -> dict[str, bool]:
+    """Keyword arguments that run solver ``name`` without dynamic thresholding (``{}`` for a
+    solver that has none): the plain ODE solver, whose error against the ODE's own solution
+    means what it says."""
+    return {"thresholding": False} if "thresholding" in inspect.signature(get(name)).parameters else {}
 
 
 def nfe(solver_name: str, sigmas: int | torch.Tensor) -> int:

@@ -24,6 +24,8 @@ from trajreg import _validate, files
 from trajreg.data import fashion_mnist
 from trajreg.networks import EDMDenoiser, UNet, UNetConfig
 
+__all__ = ["TrainConfig", "edm_loss", "export", "hardware", "loss_curve", "main", "train"]
+
 
 @dataclass
 class TrainConfig:

@@ -12,6 +12,8 @@ from tqdm import tqdm
 from trajreg import _validate, solvers
 from trajreg.denoisers import Denoiser
 
+__all__ = ["Trajectory", "sample"]
+
 
 @dataclass
 class Trajectory:

@@ -3,7 +3,7 @@
 In headless Chromium (WebGL on SwiftShader), with no console error and no request leaving the
 site: both figures draw; a mouse drag turns the 3-D view; the denoiser menu, the raw/calibrated
 switch and the exaggeration slider change the plot; hovering a trajectory fills the side panel; the
-gamma and K sliders re-run the GITS search, whose path equals ``trajreg.gits.search`` for every
+gamma and K sliders re-run the GITS search, whose path equals ``trajreg.gits.optimal_path`` for every
 case the notebook recorded. Screenshots: explorer*.png in ``$TRAJREG_SCREENSHOTS``.
 """
 
@@ -99,7 +99,7 @@ def test_gamma_slider_reruns_the_search(explorer, screenshots: Path) -> None:
 
 
 def test_browser_search_equals_python(explorer) -> None:
-    """The page's DP (explorer.js) returns trajreg.gits.search's path in every recorded case."""
+    """The page's DP (explorer.js) returns trajreg.gits.optimal_path's path in every recorded case."""
     mismatches = explorer.page.eval_on_selector(GITS, """root => {
       const d = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
       return d.checks.filter(c => {
