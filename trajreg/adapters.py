@@ -184,9 +184,15 @@ def _open(path: str | Path, device: str, dtype: torch.dtype) -> Any:
     if not (folder / "model_index.json").is_file():
         raise ValueError(f"--pipeline {str(folder)!r} is not a diffusers pipeline folder "
                          "(no model_index.json); save one with pipe.save_pretrained(folder)")
-    from diffusers import DiffusionPipeline
+    import json
 
-    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
+    from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as dlog
+
+    dlog.disable_progress_bar()
+    index = json.loads((folder / "model_index.json").read_text())
+    absent = {k: None for k, v in index.items() if isinstance(v, list) and v[0] is None}   # saved as None
+    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype, **absent)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 

@@ -76,7 +76,7 @@ def thresholds(denoiser: Any) -> bool:
     """Default of dynamic thresholding: on iff the denoiser's data lie in [-1, 1] (the pixel models
     the authors threshold); off for latents, flow models, unbounded or undeclared data."""
     r = data_range(denoiser)
-    return r is not None and -1.0 <= r[0] and r[1] <= 1.0
+    return r is not None and r[0] >= -1.0 and r[1] <= 1.0
 
 
 def _prepare(x: torch.Tensor, sigmas: Any) -> tuple[torch.Tensor, list[float], torch.Tensor]:
