@@ -30,7 +30,6 @@ scheduler's num_train_timesteps), where x = sigma_max z is pure noise up to a fa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +166,17 @@ class _Plain(torch.nn.Module):
         return self.net(x.to(dtype), t.to(x.device, torch.float32), return_dict=False)[0]
 
 
+class _SD3(torch.nn.Module):
+    """SD3Transformer2DModel called as net(x_t, timestep, **conditioning)."""
+
+    def __init__(self, transformer: torch.nn.Module):
+        super().__init__()
+        self.tr = transformer
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, return_dict: bool = False, **kw: Any) -> Any:
+        return self.tr(hidden_states=x, timestep=t, return_dict=False, **kw)
+
+
 def read_prompts(path: str | Path) -> list[str]:
     """Prompts from a text file, one per non-empty line."""
     p = Path(path)
@@ -232,19 +242,9 @@ def _sd3_embeddings(pipe: Any, prompts: Sequence[str], guided: bool) -> tuple[di
 
 def _flow_net(pipe: Any, prompts: Sequence[str], guidance_scale: float) -> torch.nn.Module:
     """The SD3 transformer as (x_t, timestep) -> v, with prompts and guidance bound."""
-    tr = pipe.transformer
-
-    class _SD3(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.tr = tr
-
-        def forward(self, x, t, return_dict=False, **kw):
-            return self.tr(hidden_states=x, timestep=t, return_dict=False, **kw)
-
     guided = guidance_scale != 1.0
     cond, uncond = _sd3_embeddings(pipe, prompts, guided)
-    return _Guided(_SD3(), cond, uncond, guidance_scale)
+    return _Guided(_SD3(pipe.transformer), cond, uncond, guidance_scale)
 
 
 def load(path: str | Path, prompts: Sequence[str] | None = None, *, guidance_scale: float = GUIDANCE,
@@ -292,7 +292,3 @@ def load(path: str | Path, prompts: Sequence[str] | None = None, *, guidance_sca
     n_prompts = len(prompts) if conditional else 1
     return Adapted(kind, checked, shape, float(sigma_min), float(sigma_max), pipe, n_prompts, data_range)
 
-
-def nfe_per_call(adapted: Adapted) -> int:
-    """Network evaluations behind one D call per sample: 1 (CFG doubles the batch, one call)."""
-    return 1 if math.isfinite(adapted.sigma_max) else 0
