@@ -111,7 +111,8 @@ def test_latent_pipeline_samples_the_schedule_through_the_pipeline(models):
                      **exp.pipeline_kwargs).images
     assert n.calls == exp.nfe == 3
     x0 = z * m.pipe.scheduler.init_noise_sigma                  # the pipeline scales its latents
-    torch.testing.assert_close(out, solvers.euler(m.denoiser, x0, export.k_diffusion(s)), rtol=1e-4, atol=1e-4)
+    want = solvers.euler(m.denoiser, x0, export.k_diffusion(s))
+    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-4)
 
 
 def test_flow_pipeline_samples_the_schedule_through_the_pipeline(models):
@@ -125,7 +126,8 @@ def test_flow_pipeline_samples_the_schedule_through_the_pipeline(models):
                      height=8, width=8, **exp.pipeline_kwargs).images
     assert n.calls == exp.nfe == 3
     x0 = (1 + float(s[0])) * z                                   # x = x_t / (1 - t) at t_0
-    torch.testing.assert_close(out, solvers.euler(m.denoiser, x0, export.k_diffusion(s)), rtol=1e-4, atol=1e-4)
+    want = solvers.euler(m.denoiser, x0, export.k_diffusion(s))
+    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-4)
 
 
 def test_user_errors_are_named(folders, tmp_path):
