@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         "--grid 61 --teacher ipndm --metric dev --gamma 1.15\n"
         "'trajreg COMMAND --help' lists every option of a command with its default."))
     sub = p.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-    s = sub.add_parser("schedule", formatter_class=_formatter, help="a K-step schedule from any search method",
+    s = sub.add_parser("schedule", formatter_class=_formatter,
+                       help="a K-step schedule from any search method",
                        description="A K-step schedule from one of the search methods of trajreg.search "
                        "(search NFE and seconds go to stderr, the schedule to stdout).")
     s.add_argument("--method", default="gits-dev", choices=list(search.METHODS),
@@ -117,9 +118,7 @@ def _check_device(device: str) -> None:
 
 def _check(a: argparse.Namespace) -> None:
     """Every argument of a schedule command, before anything is loaded (ValueError naming it)."""
-    from trajreg import adapters, search
-
-    from trajreg import models
+    from trajreg import adapters, models, search
 
     method = getattr(a, "method", "gits-dev")
     if a.model is not None and a.model not in models.MODELS:
@@ -181,8 +180,8 @@ def _check_model(a: argparse.Namespace, model: Any) -> None:
         _fail(f"--batch-size {a.batch_size} must be a multiple of the {P} prompts")
     kind = getattr(model, "kind", "edm")
     if kind == "flow" and a.format in ("diffusers", "diffusers-edm-euler", "diffusers-dpm-solver"):
-        _fail(f"a flow pipeline steps with FlowMatchEulerDiscreteScheduler: use --format diffusers-flow-euler, "
-              f"not {a.format}")
+        _fail("a flow pipeline steps with FlowMatchEulerDiscreteScheduler: use --format "
+              f"diffusers-flow-euler, not {a.format}")
     if kind != "flow" and a.format == "diffusers-flow-euler":
         _fail("--format diffusers-flow-euler is for flow-matching pipelines")
     if kind == "edm" and a.format == "diffusers-dpm-solver":
@@ -297,7 +296,8 @@ def _emit(a: argparse.Namespace, model: Any, sigmas: torch.Tensor, meta: dict[st
     else:
         exp = {"diffusers-edm-euler": lambda: export.edm_euler(sigmas),
                "diffusers-flow-euler": lambda: export.flow_match_euler(sigmas),
-               "diffusers-dpm-solver": lambda: export.dpm_solver(sigmas, model.pipe.scheduler.alphas_cumprod)}[f]()
+               "diffusers-dpm-solver": lambda: export.dpm_solver(sigmas, model.pipe.scheduler.alphas_cumprod),
+               }[f]()
         out = {"scheduler": exp.scheduler, "config": exp.config, "nfe": exp.nfe,
                "set_timesteps": {k: torch.as_tensor(v).tolist() for k, v in exp.set_timesteps.items()}}
     print(json.dumps(out))
@@ -329,13 +329,15 @@ def _gits(a: argparse.Namespace) -> None:
     bar = _bar(a, a.warmup * (a.grid - 1), "gits warm-up")
     D = _validate.checked(model.denoiser, on_call=bar.update)
     start = time.perf_counter()
-    warm = gits.warmup(D, noise, model.grid(a.grid), a.teacher, batch_size=a.batch_size or 64 * model.n_prompts)
+    bs = a.batch_size or 64 * model.n_prompts
+    warm = gits.warmup(D, noise, model.grid(a.grid), a.teacher, batch_size=bs)
     sigmas = warm.sigmas[gits.search(gits.cost_matrix(warm, a.metric), a.steps, a.gamma)]
     bar.close()
     seconds = time.perf_counter() - start
     print(f"gits: warm-up NFE {a.warmup * (a.grid - 1)}, {seconds:.1f} s on {a.device}", file=sys.stderr)
     _emit(a, model, sigmas, {"method": "gits", "metric": a.metric, "gamma": a.gamma,
-                             "model": a.pipeline or a.model or "fmnist-edm", "search_seconds": round(seconds, 3)})
+                             "model": a.pipeline or a.model or "fmnist-edm",
+                             "search_seconds": round(seconds, 3)})
 
 
 def main(argv: list[str] | None = None) -> None:
