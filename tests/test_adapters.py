@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 import _tiny  # noqa: E402
 from diffusers import DDPMScheduler, FlowMatchEulerDiscreteScheduler  # noqa: E402
 
-from trajreg import _validate, adapters, data, export, sd, search, solvers  # noqa: E402
+from trajreg import adapters, checked, data, export, sd, search, solvers  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -167,4 +167,4 @@ def test_checked_denoiser_fails_loudly_in_every_search(method, fault):
     noise = torch.randn(4, 2, 3)
     kw = {"grid": 6} if method in ("gits-dev", "oss", "exhaustive") else {"iters": 2}
     with pytest.raises(ValueError, match="shape|NaN"):
-        search.search(method, _validate.checked(D), noise, 3, "euler", **kw)
+        search.search(method, checked.checked(D), noise, 3, "euler", **kw)

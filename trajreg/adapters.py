@@ -37,7 +37,8 @@ from typing import Any
 
 import torch
 
-from trajreg import _validate, schedules
+from trajreg import _validate, checked, schedules
+from trajreg.models import NoGrad
 from trajreg.sd import DiscreteVP
 
 __all__ = ["GUIDANCE", "KINDS", "PREDICTIONS", "Adapted", "FlowDenoiser", "VPDenoiser", "load",
@@ -253,10 +254,8 @@ def load(path: str | Path, prompts: Sequence[str] | None = None, *, guidance_sca
 
     prompts: required for text-conditioned pipelines (vp-latent, flow), refused for unconditional
     ones. The denoiser runs without gradients (``models.NoGrad``) and checks every output's shape
-    and finiteness (``_validate.checked``).
+    and finiteness (``checked.checked``).
     """
-    from trajreg.models import NoGrad
-
     _validate.positive("guidance_scale", guidance_scale)
     pipe = _open(path, device, dtype)
     kind = _kind(pipe)
@@ -288,7 +287,7 @@ def load(path: str | Path, prompts: Sequence[str] | None = None, *, guidance_sca
         shape = (cfg.in_channels, size, size)
         sigma_min, sigma_max = D.vp.sigma_min, D.vp.sigma_max
         data_range = None if conditional else (-1.0, 1.0)
-    checked = NoGrad(_validate.checked(D, data_range=data_range))
+    denoiser = checked.checked(NoGrad(D), data_range=data_range)
     n_prompts = len(prompts) if conditional else 1
-    return Adapted(kind, checked, shape, float(sigma_min), float(sigma_max), pipe, n_prompts, data_range)
+    return Adapted(kind, denoiser, shape, float(sigma_min), float(sigma_max), pipe, n_prompts, data_range)
 

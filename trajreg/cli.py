@@ -3,7 +3,7 @@ a diffusers pipeline folder), ``trajreg gits`` (GITS with its own options), ``tr
 
 Every argument is checked before any model is loaded or run; a user error ends in one line
 ``trajreg <command>: error: ...`` and exit status 2, never a traceback. A denoiser whose output has
-the wrong shape or is not finite stops the search the same way (``_validate.checked``).
+the wrong shape or is not finite stops the search the same way (``checked.checked``).
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def _expected_evals(method: str, B: int, n: int | None, K: int) -> int | None:
 
 def _run_search(a: argparse.Namespace, model: Any) -> tuple[Any, float]:
     """Search with batched warm-up / reference (bounded memory); (SearchResult, total seconds)."""
-    from trajreg import _validate, data, evaluate, gits, schedules, search
+    from trajreg import checked, data, evaluate, gits, schedules, search
 
     method, K = a.method, a.steps
     kw: dict[str, Any] = {"sigma_min": model.sigma_min, "sigma_max": model.sigma_max}
@@ -255,7 +255,7 @@ def _run_search(a: argparse.Namespace, model: Any) -> tuple[Any, float]:
     noise = data.noise(range(a.seed, a.seed + B), model.shape, torch.float32, a.device)
     n = a.grid or GRID_METHODS.get(method)
     bar = _bar(a, _expected_evals(method, B, n, K), method)
-    D = _validate.checked(model.denoiser, on_call=bar.update)
+    D = checked.checked(model.denoiser, on_call=bar.update)
     start = time.perf_counter()
     if n is not None:
         kw["grid"] = model.grid(n)
@@ -319,7 +319,7 @@ def _schedule(a: argparse.Namespace) -> None:
 
 
 def _gits(a: argparse.Namespace) -> None:
-    from trajreg import _validate, data, gits
+    from trajreg import checked, data, gits
 
     a.method = f"gits-{a.metric}"
     _check(a)
@@ -327,7 +327,7 @@ def _gits(a: argparse.Namespace) -> None:
     _check_model(a, model)
     noise = data.noise(range(a.seed, a.seed + a.warmup), model.shape, torch.float32, a.device)
     bar = _bar(a, a.warmup * (a.grid - 1), "gits warm-up")
-    D = _validate.checked(model.denoiser, on_call=bar.update)
+    D = checked.checked(model.denoiser, on_call=bar.update)
     start = time.perf_counter()
     bs = a.batch_size or 64 * model.n_prompts
     warm = gits.warmup(D, noise, model.grid(a.grid), a.teacher, batch_size=bs)
