@@ -199,13 +199,16 @@ def _open(path: str | Path, device: str, dtype: torch.dtype) -> Any:
 
     from diffusers import DiffusionPipeline
     from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
 
-    dlog.disable_progress_bar()
+    for log in (dlog, tlog):                   # a CLI's stderr carries its own progress bar
+        log.disable_progress_bar()
+        log.set_verbosity_error()
     index = json.loads((folder / "model_index.json").read_text())
     absent = {k: None for k, v in index.items() if isinstance(v, list) and v[0] is None}   # saved as None
-    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype, **absent)
+    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True, **absent)
     pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    return pipe.to(device=device, dtype=dtype)
 
 
 def _kind(pipe: Any) -> str:

@@ -299,7 +299,8 @@ def _emit(a: argparse.Namespace, model: Any, sigmas: torch.Tensor, meta: dict[st
                "diffusers-dpm-solver": lambda: export.dpm_solver(sigmas, model.pipe.scheduler.alphas_cumprod),
                }[f]()
         out = {"scheduler": exp.scheduler, "config": exp.config, "nfe": exp.nfe,
-               "set_timesteps": {k: torch.as_tensor(v).tolist() for k, v in exp.set_timesteps.items()}}
+               "set_timesteps": {k: v.tolist() if isinstance(v, torch.Tensor) else v
+                                 for k, v in exp.set_timesteps.items()}}
     print(json.dumps(out))
 
 
