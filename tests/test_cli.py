@@ -184,6 +184,13 @@ def test_pipeline_schedules_and_exports(capsys, folders, kind, fmt):
                                                         "FlowMatchEulerDiscreteScheduler")
 
 
+def test_fixed_method_on_a_pipeline_needs_no_device(capsys, folders):
+    cli.main(["schedule", "--pipeline", str(folders["pixel"]), "--method", "polynomial", "--steps", "2",
+              "--device", "cuda:7"])
+    sigmas = json.loads(capsys.readouterr().out)
+    assert sigmas[0] == pytest.approx(157.40727, rel=1e-6) and len(sigmas) == 3
+
+
 def test_pipeline_format_mismatch_is_caught_before_the_search(capsys, folders, monkeypatch):
     monkeypatch.setattr(search, "search", lambda *_, **__: pytest.fail("searched"))
     with pytest.raises(SystemExit):

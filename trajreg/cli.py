@@ -220,7 +220,7 @@ def _load(a: argparse.Namespace, needs_model: bool) -> Any:
     if a.pipeline is None:
         return _Model(a.model or "fmnist-edm", a.device, needs_model)
     return adapters.load(a.pipeline, getattr(a, "prompt_list", None), guidance_scale=a.guidance,
-                         device=a.device)
+                         device=a.device if needs_model else "cpu")
 
 
 def _bar(a: argparse.Namespace, total: int | None, desc: str) -> Any:
@@ -361,6 +361,9 @@ def main(argv: list[str] | None = None) -> None:
         {"schedule": _schedule, "gits": _gits}[a.command](a)
     except (ValueError, OSError, ImportError) as e:
         print(f"trajreg {a.command}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except torch.OutOfMemoryError:
+        print(f"trajreg {a.command}: error: out of memory on {a.device}; lower --batch-size", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print(f"trajreg {a.command}: interrupted", file=sys.stderr)
