@@ -47,7 +47,8 @@ def test_help_lists_commands_and_defaults(capsys):
         cli.main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert all(c in out for c in ("schedule", "gits", "train", "fid", "defaults:", "--method gits-dev"))
+    assert all(c in out for c in ("schedule", "gits", "train", "fid", "distributed", "defaults:",
+                                  "--method gits-dev"))
     with pytest.raises(SystemExit):
         cli.main(["schedule", "--help"])
     out = capsys.readouterr().out

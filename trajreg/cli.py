@@ -1,5 +1,6 @@
 """Command line: ``trajreg schedule`` (any search method of ``trajreg.search`` on a registered model or
-a diffusers pipeline folder), ``trajreg gits`` (GITS with its own options), ``train``, ``fid``.
+a diffusers pipeline folder), ``trajreg gits`` (GITS with its own options), and the commands of
+``trajreg.train``, ``trajreg.fid`` and ``trajreg.distributed`` (``train``, ``fid``, ``distributed``).
 
 Every argument is checked before any model is loaded or run; a user error ends in one line
 ``trajreg <command>: error: ...`` and exit status 2, never a traceback. A denoiser whose output has
@@ -93,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     _shared(g, gits.N_WARMUP)
     sub.add_parser("train", help="train the embedded model (trajreg train --help)", add_help=False)
     sub.add_parser("fid", help="FID tools (trajreg fid --help)", add_help=False)
+    sub.add_parser("distributed", add_help=False, help="sharded sampling and GITS warm-up under torchrun "
+                   "(trajreg distributed --help)")
     return p
 
 
@@ -352,6 +355,10 @@ def main(argv: list[str] | None = None) -> None:
         from trajreg.fid import main as fid_main
 
         return fid_main(argv[1:])
+    if argv[:1] == ["distributed"]:
+        from trajreg.distributed import main as distributed_main
+
+        return distributed_main(argv[1:])
     p = _parser()
     a = p.parse_args(argv)
     if a.command is None:
