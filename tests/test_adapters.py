@@ -67,6 +67,14 @@ def test_flow_mapping_is_one_euler_step_to_t_zero(models):
 
 
 def test_thresholding_follows_each_kind(models):
+    from trajreg import models as registry
+    from trajreg import schedules
+
+    fmnist = registry.load("fmnist-edm")                         # registered pixel model: as before
+    assert solvers.thresholds(fmnist) and solvers.thresholds(checked.checked(fmnist))
+    x, s = 80.0 * torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), schedules.logsnr(4)
+    torch.testing.assert_close(solvers.unipc(fmnist, x, s), solvers.unipc(fmnist, x, s, thresholding=True),
+                               rtol=0, atol=0)
     assert solvers.thresholds(models["pixel"].denoiser)          # pixels in [-1, 1]
     assert not solvers.thresholds(models["latent"].denoiser)     # latents
     assert not solvers.thresholds(models["flow"].denoiser)       # flow model
@@ -146,6 +154,11 @@ def test_user_errors_are_named(folders, tmp_path):
     cfg.write_text(cfg.read_text().replace('"sample"', '"flow"'))
     with pytest.raises(ValueError, match="prediction_type='flow'.*epsilon"):
         adapters.load(bad)
+    cls = _tiny.pixel(tmp_path / "classes")
+    cfg = cls / "unet" / "config.json"
+    cfg.write_text(cfg.read_text().replace('"num_class_embeds": null', '"num_class_embeds": 10'))
+    with pytest.raises(ValueError, match="num_class_embeds.*supported"):
+        adapters.load(cls)
 
 
 def test_prompt_batches_must_divide(models):

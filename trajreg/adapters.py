@@ -219,6 +219,12 @@ def _kind(pipe: Any) -> str:
     if name == "SD3Transformer2DModel" and sched in FLOW_SCHEDULERS:
         return "flow"
     if name in ("UNet2DModel", "UNet2DConditionModel"):
+        extra = [k for k in ("num_class_embeds", "class_embed_type", "addition_embed_type")
+                 if net.config.get(k) is not None]
+        if extra:
+            raise ValueError(f"{name} with {', '.join(extra)} needs class labels or added conditioning "
+                             "(e.g. SDXL), which trajreg.adapters does not supply; supported: unconditional "
+                             "UNet2DModel, text-only UNet2DConditionModel, SD3Transformer2DModel")
         if not hasattr(pipe.scheduler, "alphas_cumprod"):
             raise ValueError(f"scheduler {sched} has no discrete VP schedule (alphas_cumprod); supported: "
                              "DDPM/DDIM-family schedulers for UNets, FlowMatchEulerDiscreteScheduler for "
