@@ -257,6 +257,31 @@ def _flow_net(pipe: Any, prompts: Sequence[str], guidance_scale: float) -> torch
     return _Guided(_SD3(pipe.transformer), cond, uncond, guidance_scale)
 
 
+def _flow(pipe: Any, prompts: Sequence[str], w: float) -> tuple[torch.nn.Module, tuple, float, float]:
+    """(D, sample shape, sigma_min, sigma_max) of an SD3-style flow pipeline: sigma = t / (1 - t),
+    t from the scheduler's smallest (shifted) time to 1 - 1/N."""
+    cfg, N = pipe.transformer.config, pipe.scheduler.config.num_train_timesteps
+    t = pipe.scheduler.sigmas.to(torch.float64)
+    t_min = float(t[t > 0].min())
+    D = FlowDenoiser(_flow_net(pipe, prompts, w), N)
+    return D, (cfg.in_channels, cfg.sample_size, cfg.sample_size), t_min / (1 - t_min), float(N - 1)
+
+
+def _vp(pipe: Any, prompts: Sequence[str] | None, w: float) -> tuple[torch.nn.Module, tuple, float, float]:
+    """(D, sample shape, sigma_min, sigma_max) of a discrete-VP UNet pipeline (text-conditioned if
+    prompts), its sigma range the ends of its table."""
+    cfg = pipe.unet.config
+    if prompts:
+        cond, uncond = _sd_embeddings(pipe, prompts, w != 1.0)
+        net: torch.nn.Module = _Guided(pipe.unet, cond, uncond, w)
+    else:
+        net = _Plain(pipe.unet)
+    pred = pipe.scheduler.config.get("prediction_type", "epsilon")
+    D = VPDenoiser(net, pipe.scheduler.alphas_cumprod, pred)
+    size = cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0]
+    return D, (cfg.in_channels, size, size), D.vp.sigma_min, D.vp.sigma_max
+
+
 def load(path: str | Path, prompts: Sequence[str] | None = None, *, guidance_scale: float = GUIDANCE,
          device: str = "cpu", dtype: torch.dtype = torch.float32) -> Adapted:
     """The diffusers pipeline folder ``path`` as an ``Adapted`` model (see the module docstring).
@@ -274,28 +299,9 @@ def load(path: str | Path, prompts: Sequence[str] | None = None, *, guidance_sca
                          "(--prompts FILE, one per line)")
     if not conditional and prompts:
         raise ValueError(f"the pipeline at {str(path)!r} is unconditional: it takes no prompts")
-    if kind == "flow":
-        cfg = pipe.transformer.config
-        N = pipe.scheduler.config.num_train_timesteps
-        net = _flow_net(pipe, prompts, guidance_scale)
-        D = FlowDenoiser(net, N)
-        shape = (cfg.in_channels, cfg.sample_size, cfg.sample_size)
-        t = pipe.scheduler.sigmas.to(torch.float64)
-        t_min = float(t[t > 0].min())
-        sigma_min, sigma_max, data_range = t_min / (1 - t_min), float(N - 1), None
-    else:
-        cfg = pipe.unet.config
-        pred = pipe.scheduler.config.get("prediction_type", "epsilon")
-        if conditional:
-            cond, uncond = _sd_embeddings(pipe, prompts, guidance_scale != 1.0)
-            net = _Guided(pipe.unet, cond, uncond, guidance_scale)
-        else:
-            net = _Plain(pipe.unet)
-        D = VPDenoiser(net, pipe.scheduler.alphas_cumprod, pred)
-        size = cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0]
-        shape = (cfg.in_channels, size, size)
-        sigma_min, sigma_max = D.vp.sigma_min, D.vp.sigma_max
-        data_range = None if conditional else (-1.0, 1.0)
+    build = _flow if kind == "flow" else _vp
+    D, shape, sigma_min, sigma_max = build(pipe, prompts if conditional else None, guidance_scale)
+    data_range = (-1.0, 1.0) if kind == "vp-pixel" else None       # latents and flows: unbounded
     denoiser = checked.checked(NoGrad(D), data_range=data_range)
     n_prompts = len(prompts) if conditional else 1
     return Adapted(kind, denoiser, shape, float(sigma_min), float(sigma_max), pipe, n_prompts, data_range)
