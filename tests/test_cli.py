@@ -152,6 +152,7 @@ def test_faulty_denoiser_stops_the_search(capsys, monkeypatch, method, fault, me
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     pytest.importorskip("diffusers")
+    pytest.importorskip("transformers")
     import _tiny
 
     root = tmp_path_factory.mktemp("cli-pipelines")
