@@ -72,6 +72,8 @@ BAD = [
     (["schedule", "--warmup", "-1"], "--warmup must be an integer >= 1, got -1"),
     (["schedule", "--grid", "1"], "--grid must be >= 2 points"),
     (["schedule", "--method", "polynomial", "--grid", "11"], "--grid does not apply"),
+    (["schedule", "--method", "polynomial", "--warmup", "8"], "--warmup does not apply to"),
+    (["schedule", "--method", "oss", "--gamma", "1.2"], "--gamma does not apply to --method oss"),
     (["schedule", "--method", "nope"], "argument --method: invalid choice"),
     (["schedule", "--solver", "nope"], "argument --solver: invalid choice"),
     (["schedule", "--method", "oss", "--solver", "heun"], "--solver must be one of euler, ipndm"),

@@ -151,6 +151,12 @@ def _check(a: argparse.Namespace) -> None:
             _fail(f"--steps {a.steps} needs a grid of more than {a.steps} points; --grid is {n}")
     if getattr(a, "grid", None) is not None and method not in GRID_METHODS and a.command == "schedule":
         _fail(f"--grid does not apply to --method {method} (grid methods: {', '.join(GRID_METHODS)})")
+    given = getattr(a, "given", set())
+    unused = {"--warmup", "--batch-size", "--seed"} if method in search.FIXED else set()
+    if a.command == "schedule" and method not in ("gits-l2", "gits-dev"):
+        unused.add("--gamma")
+    if unused & given:
+        _fail(f"{', '.join(sorted(unused & given))} does not apply to --method {method}")
     if method in SOLVER_AWARE and a.solver not in search.SOLVERS:
         _fail(f"--method {method} steps with the solver: --solver must be one of {', '.join(search.SOLVERS)}")
     if method == "exhaustive" and math.comb(n - 2, a.steps - 1) > 200_000:
@@ -361,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
         return distributed_main(argv[1:])
     p = _parser()
     a = p.parse_args(argv)
+    a.given = {tok.split("=")[0] for tok in argv if tok.startswith("--")}     # flags the user typed
     if a.command is None:
         p.print_help(sys.stderr)
         raise SystemExit(2)
