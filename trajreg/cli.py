@@ -155,6 +155,8 @@ def _check(a: argparse.Namespace) -> None:
     unused = {"--warmup", "--batch-size", "--seed"} if method in search.FIXED else set()
     if a.command == "schedule" and method not in ("gits-l2", "gits-dev"):
         unused.add("--gamma")
+    if a.prompts is None and "--guidance" in given:
+        _fail("--guidance applies to text-conditioned pipelines (--pipeline with --prompts)")
     if unused & given:
         _fail(f"{', '.join(sorted(unused & given))} does not apply to --method {method}")
     if method in SOLVER_AWARE and a.solver not in search.SOLVERS:
