@@ -49,7 +49,7 @@ class Counted:
         return self.denoiser(x, sigma)
 
 
-# Dynamic thresholding (on by default for dpmpp_3m and unipc, as in the authors' code) rescales
+# Dynamic thresholding (dpmpp_3m and unipc, on pixel models in [-1, 1] as in the authors' code) rescales
 # the data prediction of this Gaussian (|D| reaches 2 and more), so the ODE it solves is another;
 # the exact-solution tests switch it off (it is tested on its own below).
 
@@ -221,34 +221,74 @@ def small_gaussian(x: torch.Tensor, sigma) -> torch.Tensor:
     return m + s2 / (s2 + sig**2) * (x - m)
 
 
+class Declared:
+    """A denoiser that declares the range of its data (as ``models.load`` and the adapters do)."""
+
+    def __init__(self, denoiser, data_range):
+        self.denoiser, self.data_range = denoiser, data_range
+
+    def __call__(self, x, sigma):
+        return self.denoiser(x, sigma)
+
+
 @pytest.mark.parametrize("name", ["dpmpp_3m", "unipc"])
-def test_thresholding_on_by_default_off_by_switch(name):
+def test_thresholding_follows_the_data_range(name):
     x_T, sigmas = make_x_T(), schedules.logsnr(11)
     solver = solvers.get(name)
-    on, off = solver(gaussian_denoiser, x_T, sigmas), solve(name, gaussian_denoiser, x_T, sigmas)
-    assert torch.equal(on, solver(gaussian_denoiser, x_T, sigmas, thresholding=True))
+    on = solver(gaussian_denoiser, x_T, sigmas, thresholding=True)
+    off = solve(name, gaussian_denoiser, x_T, sigmas)
     assert (on - off).abs().max() > 0.1                     # D overshoots [-1, 1]: it acts
+    # undeclared data (this Gaussian), data outside [-1, 1]: off; pixels in [-1, 1]: on
+    assert torch.equal(solver(gaussian_denoiser, x_T, sigmas), off)
+    assert torch.equal(solver(Declared(gaussian_denoiser, (-4.0, 4.0)), x_T, sigmas), off)
+    assert torch.equal(solver(Declared(gaussian_denoiser, (-1.0, 1.0)), x_T, sigmas), on)
+    # through wrappers (a counting wrapper around a declaring one)
+    assert torch.equal(solver(Counted(Declared(gaussian_denoiser, (-1.0, 1.0))), x_T, sigmas), on)
     # data within [-1, 1] (the case thresholding is made for): a no-op, same convergence
     small = 0.3 * mu + (s / 20) * torch.randn(BATCH, DIM, dtype=torch.float64,
                                               generator=torch.Generator().manual_seed(0))
     x_T = small + SIGMA_MAX * torch.randn(BATCH, DIM, dtype=torch.float64,
                                           generator=torch.Generator().manual_seed(1))
     errs = []
+    small_D = Declared(small_gaussian, (-1.0, 1.0))
     for n in (8, 32, 128):
-        x = solver(small_gaussian, x_T, schedules.logsnr(n + 1))
+        x = solver(small_D, x_T, schedules.logsnr(n + 1))
         assert torch.equal(x, solve(name, small_gaussian, x_T, schedules.logsnr(n + 1)))
         errs.append(float((x - solve("heun", small_gaussian, x_T, schedules.logsnr(513))).abs().max()))
     assert errs[0] > errs[1] > errs[2]
 
 
-def test_only_the_official_data_prediction_solvers_threshold():
+@pytest.mark.parametrize("name", ["dpmpp_3m", "unipc"])
+def test_default_converges_on_gaussian_data_of_std_4(name):
+    # with thresholding forced on these solvers stop converging on N(0, 16): the default is off
+    std = 4.0
+
+    def D(x, sigma):
+        sig = torch.as_tensor(sigma, dtype=x.dtype)
+        return std**2 / (std**2 + sig**2) * x
+
+    x_T = math.sqrt(std**2 + SIGMA_MAX**2) * torch.randn(
+        BATCH, DIM, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    truth = x_T * math.sqrt((std**2 + SIGMA_MIN**2) / (std**2 + SIGMA_MAX**2))
+    solver = solvers.get(name)
+    errs = {str(on): [float((solver(D, x_T, schedules.logsnr(n + 1), **on) - truth).abs().max())
+                 for n in (8, 32, 128)] for on in ({}, {"thresholding": True})}
+    default, forced = errs.values()
+    assert default[0] > 10 * default[1] > 100 * default[2] and default[2] < 2e-3
+    assert min(forced) > 1.0                                 # no convergence: another ODE's answer
+
+
+def test_thresholding_defaults_to_the_data_range():
     import inspect
 
     defaults = {name: inspect.signature(f).parameters.get("thresholding")
                 for name, f in solvers.SOLVERS.items()}
-    on = sorted(n for n, p in defaults.items() if p is not None and p.default is True)
-    assert on == ["dpmpp_3m", "unipc"]
+    follow = sorted(n for n, p in defaults.items() if p is not None and p.default is None)
+    assert follow == ["dpmpp_3m", "unipc"]
     assert defaults["dpmpp_2m"].default is False             # diffusers' DPM-Solver++(2M)
+    assert solvers.thresholds(Declared(gaussian_denoiser, (-1.0, 0.5)))
+    assert not solvers.thresholds(Declared(gaussian_denoiser, (-1.0, 1.5)))
+    assert not solvers.thresholds(gaussian_denoiser)
 
 
 def test_deis_coefficients_match_integral_in_vp_time():

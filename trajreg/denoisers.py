@@ -58,6 +58,7 @@ class KDEDenoiser:
         dtype = dtype or (data.dtype if data.is_floating_point() else torch.float32)
         y = data.reshape(data.shape[0], -1).to(device, dtype)
         self.dims = tuple(data.shape[1:])
+        self.data_range = (float(data.min()), float(data.max()))   # sets solvers.thresholds
         self.chunk_size = int(chunk_size)
         self.mean = y.mean(0)
         self.y = y - self.mean                       # (N, D), centred

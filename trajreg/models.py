@@ -27,6 +27,7 @@ class ModelInfo:
     data_shape: tuple[int, ...]
     sigma_min: float = SIGMA_MIN
     sigma_max: float = SIGMA_MAX
+    data_range: tuple[float, float] | None = (-1.0, 1.0)   # pixels in [-1, 1]: thresholding on
 
 
 def card(name: str = "fmnist-edm") -> dict:
@@ -111,5 +112,9 @@ def info(name: str) -> ModelInfo:
 
 
 def load(name: str, device: str | torch.device = "cpu", **kw) -> Callable:
-    """Return the denoiser ``D(x, sigma)`` registered as ``name`` (see ``MODELS``)."""
-    return info(name).build(device=device, **kw)
+    """Return the denoiser ``D(x, sigma)`` registered as ``name`` (see ``MODELS``), carrying the
+    model's ``data_range`` (which sets the default of dynamic thresholding, ``solvers.thresholds``)."""
+    m = info(name)
+    D = m.build(device=device, **kw)
+    D.data_range = m.data_range
+    return D

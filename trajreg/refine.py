@@ -39,6 +39,7 @@ import torch
 
 from trajreg import _validate, solvers
 from trajreg.denoisers import Denoiser
+from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 
 __all__ = ["MAX_SWEEPS", "MIN_FRAC", "MULTISTART", "SOLVERS", "STEP_FRAC", "refine", "refined"]
 
@@ -255,7 +256,7 @@ def refined(D: Denoiser, noise: torch.Tensor, K: int, solver: str, *,
             grid: Any = None, x_ref: torch.Tensor | None = None, step_frac: float = STEP_FRAC,
             min_frac: float = MIN_FRAC, max_sweeps: int = MAX_SWEEPS, rtol: float = RTOL,
             folds: int | None = None, batch_size: int = 1024, candidates: tuple[str, ...] = (),
-            sigma_min: float = 0.002, sigma_max: float = 80.0) -> dict[str, Any]:
+            sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX) -> dict[str, Any]:
     """The "refined" search method: the exhaustive optimum on the coarse ``grid`` (``methods``
     ["exhaustive"], ``search``'s registry), then ``refine`` from it on the same noises and
     reference solutions (``reference(D, noise, x_ref, sigma_min, sigma_max)``); with

@@ -5,7 +5,8 @@ style): x (B, *dims) starts at sigmas[0] scale and the state at sigmas[-1] is re
 denoiser is called with sigma as a 0-d tensor of the dtype and device of x. Before step i the
 callback receives ``{"i", "sigma", "sigma_next", "x", "denoised"}``: the state x_i at sigmas[i] and
 the denoiser output used for the step, as the denoiser returned it (before the dynamic
-thresholding that ``dpmpp_3m`` and ``unipc`` apply by default, as the GITS authors' code does).
+thresholding that ``dpmpp_3m`` and ``unipc`` apply, as the GITS authors' code does, to models
+whose data lie in [-1, 1]: ``thresholds``).
 Step coefficients are computed in float64 from the schedule; the stepping math runs in the dtype
 of x.
 """
@@ -22,9 +23,9 @@ import torch
 
 from trajreg import _validate, schedules
 
-__all__ = ["SOLVERS", "THRESHOLD_MAX", "THRESHOLD_RATIO", "Callback", "Denoiser", "deis",
+__all__ = ["SOLVERS", "THRESHOLD_MAX", "THRESHOLD_RATIO", "Callback", "Denoiser", "data_range", "deis",
            "deis_coefficients", "dpm2", "dpm_2m_eps", "dpmpp_2m", "dpmpp_3m", "dynamic_threshold",
-           "euler", "get", "heun", "ipndm", "nfe", "to_d", "unipc", "without_thresholding"]
+           "euler", "get", "heun", "ipndm", "nfe", "thresholds", "to_d", "unipc", "without_thresholding"]
 
 Denoiser = Callable[[torch.Tensor, Any], torch.Tensor]
 Callback = Callable[[dict[str, Any]], None]
@@ -55,6 +56,28 @@ def dynamic_threshold(denoised: torch.Tensor, ratio: float = THRESHOLD_RATIO,
     s = torch.quantile(flat, ratio, dim=1).clamp_min(max_val)
     s = s.reshape(-1, *([1] * (denoised.ndim - 1)))
     return torch.maximum(torch.minimum(denoised, s), -s) / s
+
+
+def data_range(denoiser: Any) -> tuple[float, float] | None:
+    """The (min, max) of the data a denoiser declares in its ``data_range`` attribute, looking
+    through wrappers (``.denoiser``, ``.D``); None if none declares one."""
+    for _ in range(16):
+        r = getattr(denoiser, "data_range", None)
+        if r is not None:
+            return (float(r[0]), float(r[1]))
+        inner = getattr(denoiser, "denoiser", None)
+        inner = getattr(denoiser, "D", None) if inner is None else inner
+        if inner is None or not callable(inner):
+            return None
+        denoiser = inner
+    return None
+
+
+def thresholds(denoiser: Any) -> bool:
+    """Default of dynamic thresholding: on iff the denoiser's data lie in [-1, 1] (the pixel models
+    the authors threshold); off for latents, flow models, unbounded or undeclared data."""
+    r = data_range(denoiser)
+    return r is not None and r[0] >= -1.0 and r[1] <= 1.0
 
 
 def _prepare(x: torch.Tensor, sigmas: Any) -> tuple[torch.Tensor, list[float], torch.Tensor]:
@@ -194,7 +217,7 @@ def dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
 
 
 def dpmpp_3m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
-             lower_order_final: bool = True, thresholding: bool = True,
+             lower_order_final: bool = True, thresholding: bool | None = None,
              callback: Callback | None = None) -> torch.Tensor:
     """DPM-Solver++(3M), the multistep update of Lu et al. (2023)'s code, data prediction.
 
@@ -204,6 +227,8 @@ def dpmpp_3m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
     thresholding (default on, as the GITS authors' ``dpm_pp_sampler``): every data prediction D
     passes through ``dynamic_threshold`` before it enters the update.
     """
+    if thresholding is None:
+        thresholding = thresholds(denoiser)
     return _dpmpp_multistep(denoiser, x, sigmas, 3, lower_order_final, callback, thresholding)
 
 
@@ -255,16 +280,19 @@ def dpm_2m_eps(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
 
 
 def unipc(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *, max_order: int = 3,
-          lower_order_final: bool = True, thresholding: bool = True,
+          lower_order_final: bool = True, thresholding: bool | None = None,
           callback: Callback | None = None) -> torch.Tensor:
     """UniPC (Zhao et al., 2023): UniP-p predictor + UniC corrector, bh2, data prediction.
 
     The corrector reuses the model evaluation at the predicted point, which also serves as the
     next step's D_0 (so the callback's ``denoised`` is taken there); none after the final step.
-    thresholding (default on, as the GITS authors' ``unipc_sampler``): every data prediction D
-    passes through ``dynamic_threshold`` before it enters the update.
+    thresholding: every data prediction D passes through ``dynamic_threshold`` before it enters the
+    update (the GITS authors' ``unipc_sampler`` on pixel data); None (default) follows the model's
+    data range (``thresholds``).
     """
     _validate.choice("max_order", max_order, (1, 2, 3))
+    if thresholding is None:
+        thresholding = thresholds(denoiser)
     sigmas, t, s = _prepare(x, sigmas)
     lam = [-math.log(ti) if ti > 0 else math.inf for ti in t]
     clip = dynamic_threshold if thresholding else (lambda d: d)
