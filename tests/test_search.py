@@ -33,7 +33,8 @@ def err(gauss, sigmas, solver):
 
 
 def kw(method, gauss, **extra):
-    return ({"x_ref": gauss[2]} if method in ("learned", "exhaustive") else {}) | extra
+    return (({"x_ref": gauss[2]} if method in ("learned", "exhaustive") else {})
+            | ({"x0": gauss[2], "n_mc": 16} if method == "ays" else {}) | extra)
 
 
 def test_reference_solver_matches_the_closed_form(gauss):

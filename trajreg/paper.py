@@ -480,19 +480,21 @@ _add("tab01.amed_plugin_cifar10_nfe10", "ICML Table 1", "At CIFAR-10 NFE 10, AME
      "out iPNDM + GITS (2.49): paired FID difference AMED-Plugin - GITS below 0.",
      TABLE1[("cifar10", "amed_plugin")][3] - TABLE1[("cifar10", "ipndm+gits")][3], "printed",
      "EDM CIFAR-10, 50k samples", Below(0.0), "",
-     needs="AMED-Plugin's trained direction predictor (Zhou et al., CVPR 2024; zju-pi/diff-sampler "
-           "amed-solver-main), not implemented here; then the Table 1 page with it as a solver")
+     needs="the EDM CIFAR-10 model on a GPU and an AMED-Plugin predictor trained on it (trajreg.amed "
+           "implements the predictor, its training and the sampler; the companion rows sys.amed_plugin.* "
+           "run it on our model), then 50k samples per set")
 _add("tab01.amed_solver_lsun_nfe8", "ICML Table 1", "At LSUN Bedroom NFE 8, AMED-Solver (6.95) beats "
      "iPNDM + GITS (7.31): paired FID difference AMED-Solver - GITS below 0.",
      TABLE1[("lsun_bedroom", "amed_solver")][2] - TABLE1[("lsun_bedroom", "ipndm+gits")][2], "printed",
      "EDM LSUN Bedroom-256, 50k samples", Below(0.0), "",
-     needs="AMED-Solver (not implemented here) and the LSUN Bedroom model on a GPU")
+     needs="the LSUN Bedroom model on a GPU and an AMED-Solver predictor trained on it (trajreg.amed "
+           "implements the method; the companion rows sys.amed_solver.* run it on our model)")
 _add("tab01.res_imagenet64", "ICML Table 1", "On ImageNet-64, iPNDM + GITS beats RES(M) at every NFE "
      f"(NFE 5: {_fmt_pair(TABLE1[('imagenet64', 'res_m')][0], TABLE1[('imagenet64', 'ipndm+gits')][0])}).",
      TABLE1[("imagenet64", "ipndm+gits")][0] - TABLE1[("imagenet64", "res_m")][0], "printed",
      "EDM ImageNet-64, 50k samples", Below(0.0), "",
-     needs="the RES(M) solver (Zhang et al. 2023; numbers presumably from its paper), not implemented "
-           "here, and the ImageNet-64 model on a GPU")
+     needs="the ImageNet-64 model on a GPU (the solver exists here: trajreg.solvers.res_m; the "
+           "companion rows sys.res_m.* run it on our model)")
 
 # Table 2 and Sec. 7 (Stable Diffusion)
 for _i, _n in enumerate(TABLE2_NFES):
@@ -507,8 +509,9 @@ _add("sec7.ays_gits", "ICML Sec. 7", f"On SD 1.5 with DPM-Solver++(2M) at 10 ste
      f"({AYS['gits']:g}) beats Align Your Steps ({AYS['ays']:g}) and the uniform schedule "
      f"({AYS['uniform']:g}): paired FID difference GITS - AYS below 0.", AYS["gits"] - AYS["ays"],
      "printed", "Stable Diffusion v1.5, 10 steps", Below(0.0), "",
-     needs=f"SD v1.5 weights, MS-COCO captions and {_GPU}; the AYS schedule for SD 1.5 (published "
-           "10-step sigmas) run through trajreg.sd.generate beside the GITS one")
+     needs=f"SD v1.5 weights, MS-COCO captions and {_GPU}: trajreg.sd.ays_sigmas gives the published "
+           "10-step AYS schedule for sd.generate beside the GITS one; the AYS search itself (trajreg.ays) "
+           "runs on our model in the companion rows sys.ays.*")
 
 # Table 3 (iPNDM on four schedules; GITS vs polynomial is tab01's claim)
 for _i, _n in enumerate(NFES):
@@ -659,3 +662,31 @@ for _m, _big in (("gits-dev", 256), ("learned", 256), ("oss", 64)):
 
 del _i, _n, _p, _g_, _others, _d, _model, _ref, _s, _key, _name, _m, _k, _sv, _svname, _t, _tname
 del _other, _big
+
+
+# Issue 23: the paper's other systems on our model
+# Table 1's comparisons with AMED-Solver, AMED-Plugin (on iPNDM) and RES(M), and Sec. 7's with Align
+# Your Steps, asked of our model with the paper's direction (CIFAR-10 for AMED, ImageNet-64 for RES(M),
+# where printed; AMED has no NFE 5 cell, so NFE 5 takes the NFE 6 direction). Primary: classifier FID,
+# paired on the same noises (benchmarks/systems.py); GITS = iPNDM + GITS (dev cost, gamma 1.15).
+for _i, _n in enumerate(NFES):
+    for _m, _mname, _d in (("amed_plugin", "AMED-Plugin (iPNDM)", "cifar10"),
+                           ("amed_solver", "AMED-Solver", "cifar10"), ("res_m", "RES(M)", "imagenet64")):
+        _o, _g_ = TABLE1[(_d, _m)][_i], TABLE1[(_d, "ipndm+gits")][_i]
+        _j = _i if _o is not None else 1
+        _gits_wins = TABLE1[(_d, "ipndm+gits")][_j] < TABLE1[(_d, _m)][_j]
+        _printed = (f"{TABLE1_NAMES[_d]} prints {_o:g} vs GITS {_g_:g}" if _o is not None else
+                    f"{TABLE1_NAMES[_d]} prints no NFE {_n} cell; NFE 6's direction")
+        _add(f"sys.{_m}.nfe{_n}", "companion (ICML Table 1 on our model)", f"At NFE {_n} on our model, "
+             + (f"iPNDM + GITS gives a lower classifier FID than {_mname}: paired FID difference GITS - "
+                f"{_mname} below 0" if _gits_wins else f"{_mname} gives a lower classifier FID than iPNDM + "
+                f"GITS: paired FID difference {_mname} - GITS below 0") + f" ({_printed}).",
+             None, "our question", "fmnist-edm", Below(0.0), "tab01_fid_nfe")
+for _a, _b, _an, _bn in (("gits", "ays", "GITS", "AYS"), ("ays", "uniform", "AYS", "the uniform schedule"),
+                         ("gits", "uniform", "GITS", "the uniform schedule")):
+    _add(f"sys.ays.{_a}_vs_{_b}.k10", "companion (ICML Sec. 7 on our model)", f"With DPM-Solver++(2M) at 10 "
+         f"steps on our model, {_an} gives a lower classifier FID than {_bn} (SD 1.5 prints {AYS[_a]:g} vs "
+         f"{AYS[_b]:g}): paired FID difference below 0. AYS searched on our model (trajreg.ays), uniform = "
+         "VP time-uniform, GITS = dev cost, gamma 1.15, DPM-Solver++(2M) as the warm-up teacher.",
+         None, "our question", "fmnist-edm", Below(0.0), "tab01_fid_nfe")
+del _i, _n, _m, _mname, _d, _o, _g_, _j, _gits_wins, _printed, _a, _b, _an, _bn

@@ -396,6 +396,24 @@ METHODS: dict[str, Callable[..., dict]] = {
 }
 
 
+# --- AYS (issue 23; the algorithm is trajreg.ays) -------------------------------------------------
+
+
+def _ays(D, noise, K, solver, *, x0=None, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, **kw):
+    """Align Your Steps (Sabour et al. 2024; ``trajreg.ays.ays``): the KLUB search on real data x0
+    (required; noise is not used), then log-linear interpolation to K steps; solver-agnostic."""
+    from trajreg import ays
+
+    if not isinstance(x0, torch.Tensor) or x0.ndim != noise.ndim or x0.shape[1:] != noise.shape[1:]:
+        raise ValueError("x0 (real data samples shaped like noise, e.g. 8192 training images) is required "
+                         "for method 'ays'")
+    sig, info = ays.ays(D, x0.to(noise), K, sigma_min=sigma_min, sigma_max=sigma_max, **kw)
+    return {"sigmas": sig, **info}
+
+
+METHODS["ays"] = _ays
+
+
 def search(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int, solver: str = "ipndm",
            **kw: Any) -> SearchResult:
     """Schedule of ``method`` (a key of ``METHODS``) for K steps of ``solver``, searched on the
