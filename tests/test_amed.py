@@ -42,6 +42,10 @@ def test_predictor_outputs_in_range_and_features_from_the_bottleneck():
         assert r.shape == c.shape == a.shape == (5,)
         assert bool(((r >= 0) & (r <= 1)).all())
         assert bool(((c >= 0.99) & (c <= 1.01)).all()) and bool(((a >= 0.8) & (a <= 1.2)).all())
+    for kind, sampler in amed.SAMPLERS.items():            # AFS: zero features, one call fewer
+        D_c = Counted(D)
+        out = sampler(D_c, 80.0 * x.double(), schedules.polynomial(3), amed.Predictor(49), afs=True)
+        assert out.shape == x.shape and bool(torch.isfinite(out).all()) and D_c.calls == 3, kind
     assert 8_000 < sum(p.numel() for p in amed.Predictor(64, 0.01, 0.2).parameters()) < 10_000
     with pytest.raises(ValueError, match="scale_time"):
         amed.Predictor(49, scale_time=1.5)

@@ -157,9 +157,11 @@ def _col(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return v.to(x.dtype).reshape(-1, *[1] * (x.ndim - 1))
 
 
-def _features(rec: bottleneck, x: torch.Tensor, zero: bool) -> torch.Tensor:
-    f = rec.take(x.shape[0], x)
-    return torch.zeros_like(f) if zero else f
+def _features(rec: bottleneck, x: torch.Tensor, zero: bool, predictor: Any) -> torch.Tensor:
+    """The step's bottleneck features; zeros of the predictor's width on an AFS step (no model call)."""
+    if zero:
+        return x.new_zeros(x.shape[0], getattr(predictor, "feat_dim", 0), dtype=torch.float32)
+    return rec.take(x.shape[0], x)
 
 
 def amed_solver(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, predictor: Predict, *,
@@ -181,7 +183,7 @@ def amed_solver(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, predi
                 denoised = denoiser(x, s[i])
                 solvers._report(callback, i, sigmas, x, denoised)
                 d_cur = solvers.to_d(x, s[i], denoised)
-            r, c, a = predictor(_features(rec, x, first_afs), t[i], t[i + 1])
+            r, c, a = predictor(_features(rec, x, first_afs, predictor), t[i], t[i + 1])
             # intermediate time, geometric in sigma, and Euler step to it
             t_mid = t[i + 1] ** r.to(torch.float64) * t[i] ** (1 - r.to(torch.float64))
             tm = _col(t_mid, x)
@@ -218,7 +220,7 @@ def amed_plugin(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, predi
                 denoised = denoiser(x, s[i])
                 solvers._report(callback, i, sigmas, x, denoised)
                 d_cur = solvers.to_d(x, s[i], denoised)
-            r, c, a = predictor(_features(rec, x, first_afs), t[i], t[i + 1])
+            r, c, a = predictor(_features(rec, x, first_afs, predictor), t[i], t[i + 1])
             t_mid = t[i + 1] ** r.to(torch.float64) * t[i] ** (1 - r.to(torch.float64))
             tm = _col(t_mid, x)
             x_mid = ab(x, d_cur, tm - t[i])
@@ -278,7 +280,7 @@ def _plugin_step(denoiser, grad_D, predictor, x, t2, afs, hist, slopes_out, max_
     with bottleneck(denoiser) as rec:
         d_cur = (_afs_slope(x, t[0]) if afs
                  else solvers.to_d(x, t[0], denoiser(x, x.new_tensor(t[0]))))
-        r, c, a = predictor(_features(rec, x, afs), t[0], t[1])
+        r, c, a = predictor(_features(rec, x, afs, predictor), t[0], t[1])
     t_mid = t[1] ** r.to(torch.float64) * t[0] ** (1 - r.to(torch.float64))
     tm = _col(t_mid, x)
     x_mid = ab(x, d_cur, tm - t[0])

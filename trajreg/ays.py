@@ -181,12 +181,14 @@ def loglinear_interp(sigmas: Any, n: int) -> torch.Tensor:
 
 
 def ays(denoiser: Denoiser, x0: torch.Tensor, K: int, *, base: int = 10, levels: int = 1,
-        sweeps: int = 2, n_mc: int = 64, c: float = C, seed: int = 0, sigma_min: float = 0.002,
-        sigma_max: float = 80.0, batch_size: int = 512) -> tuple[torch.Tensor, dict]:
+        sweeps: int = 2, sweeps_fine: int = 4, n_mc: int = 64, c: float = C, seed: int = 0,
+        sigma_min: float = 0.002, sigma_max: float = 80.0,
+        batch_size: int = 512) -> tuple[torch.Tensor, dict]:
     """The AYS hierarchy (Sec. 3.3): stage 1 on ``base`` steps from EDM rho = 7 (``sweeps`` sweeps),
-    then ``levels`` subdivisions (10 -> 20 -> 40), each optimising only the new points to convergence
-    (at most 4 sweeps), then ``loglinear_interp`` from the finest schedule to K steps (exact if K is
-    one of the levels' step counts). x0 (N, *dims): real data. Returns (K + 1 sigmas, info)."""
+    then ``levels`` subdivisions (10 -> 20 -> 40), each optimising only the new points until a sweep
+    moves nothing (at most ``sweeps_fine`` sweeps), then ``loglinear_interp`` from the finest
+    schedule to K steps (exact if K is one of the levels' step counts). x0 (N, *dims): real data.
+    Returns (K + 1 sigmas, info)."""
     _validate.at_least("K", K, 1)
     _validate.at_least("base", base, 1)
     _validate.at_least("levels", levels, 0)
@@ -196,7 +198,8 @@ def ays(denoiser: Denoiser, x0: torch.Tensor, K: int, *, base: int = 10, levels:
     found, nfe = {base: s}, info["nfe"]
     for lvl in range(1, levels + 1):
         s = subdivide(s)
-        s, info = optimise(denoiser, x0, s, free=list(range(1, len(s) - 1, 2)), sweeps=4, n_mc=n_mc,
+        s, info = optimise(denoiser, x0, s, free=list(range(1, len(s) - 1, 2)), sweeps=sweeps_fine,
+                           n_mc=n_mc,
                            c=c, seed=seed + lvl, batch_size=batch_size)
         found[base * 2**lvl], nfe = s, nfe + info["nfe"]
     out = found[K] if K in found else loglinear_interp(s, K + 1)
