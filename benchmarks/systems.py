@@ -20,6 +20,10 @@ a 100-step iPNDM solution (mean, median, tail share), the paired FID and ODE-err
 the row it is compared with (GITS - other, as the sys.* claims in trajreg.paper put them), and the
 method's search / training cost (NFE summed over the samples it ran on, wall seconds). Rows go to
 results/cpu/systems.jsonl with provenance, one per (system, solver, nfe, n), written as completed.
+
+The committed rows come from a smaller run than the defaults, sized to the CPU share available
+(about a quarter of one core): ``--n 200 --n-ode 100 --warmup 128 --oss-noises 16 --ays-mc 16
+--ays-sweeps 2 --ays-sweeps-fine 1 --amed-train 64 --amed-epochs 2`` (each row records its command).
 """
 
 from __future__ import annotations
