@@ -163,3 +163,28 @@ def test_benchmarks_import_only_the_package(path):
             caught = {h.type.id for h in node.handlers if isinstance(h.type, ast.Name)}
             assert "ImportError" not in caught, f"{path.name} keeps a fallback import"
     assert "sys.path" not in path.read_text(), f"{path.name} edits sys.path"
+
+
+@pytest.mark.slow
+def test_systems_runs_every_system_and_pairs_it_with_gits(tmp_path):
+    # tiny sizes: about 3 minutes on one thread (AYS and the AMED trainings dominate)
+    out = tmp_path / "systems.jsonl"
+    args = ["--n", "16", "--n-ode", "8", "--nfes", "5", "--warmup", "8", "--oss-noises", "4",
+            "--ays-data", "64", "--ays-mc", "4", "--ays-sweeps", "1", "--ays-sweeps-fine", "1",
+            "--amed-train", "4", "--amed-epochs", "1", "--batch", "16"]
+    _script("systems").main([*args, "--out", str(out)])
+    rows = {(r["system"], r["solver"], r["nfe"]): r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(rows) == {("gits-dev", "ipndm", 5), ("polynomial", "ipndm", 5), ("oss", "ipndm", 5),
+                         ("ays", "ipndm", 5), ("res_m", "res_m", 5), ("amed_plugin", "amed", 5),
+                         ("amed_solver", "amed", 5), ("gits-dev", "dpmpp_2m", 10), ("ays", "dpmpp_2m", 10),
+                         ("uniform", "dpmpp_2m", 10), ("polynomial", "dpmpp_2m", 10)}
+    assert rows["amed_plugin", "amed", 5]["afs"] and rows["amed_plugin", "amed", 5]["steps"] == 3
+    assert "gits_minus_this" in rows["res_m", "res_m", 5]
+    assert "ays_minus_this" in rows["uniform", "dpmpp_2m", 10]
+    assert rows["ays", "ipndm", 5]["cost"]["nfe"] > 0 and rows["polynomial", "ipndm", 5]["cost"]["nfe"] == 0
+    assert all(r["n"] == 16 and r["fid"]["n"] == 16 and r["model_sha256"] for r in rows.values())
+
+
+def test_systems_rejects_bad_sizes():
+    with pytest.raises(SystemExit):
+        _script("systems").main(["--n", "8"])

@@ -155,7 +155,8 @@ def test_schedule_reaches_the_pipeline_unchanged(pipe, vp, warm, algorithm, fina
     assert pipe.scheduler.config.algorithm_type == algorithm
     assert torch.equal(pipe.scheduler.sigmas, sent)    # our schedule, verbatim
     assert torch.equal(pipe.scheduler.timesteps, vp.timestep(sent[:-1]).float())
-    assert n.calls == sd.nfe(sigmas, final) == 4      # one UNet call (doubled batch) per step
+    assert n.calls == sd.steps(sigmas, final) == 4    # one UNet call (doubled batch) per step
+    assert sd.nfe(sigmas, final) == 8                  # the paper's count: 1 step = 2 NFE with CFG
     # the pipeline's sampler is the sigma-space solver on our denoiser (VE x = VP latent / alpha)
     cond, uncond = _embeddings(pipe, PROMPTS[:2])
     D = sd.CFGDenoiser(pipe.unet, vp, cond, uncond)
@@ -166,7 +167,8 @@ def test_schedule_reaches_the_pipeline_unchanged(pipe, vp, warm, algorithm, fina
 
 def test_nfe_counts_unet_calls_for_other_lengths(pipe, warm):
     sigmas = sd.search(warm, 3)
-    assert sd.nfe(sigmas) == 3 and sd.nfe(sigmas, "append") == 4
+    assert sd.steps(sigmas) == 3 and sd.steps(sigmas, "append") == 4
+    assert sd.nfe(sigmas) == 6 and sd.nfe(sigmas, guidance_scale=1.0) == 3
     with sd.count_unet_calls(pipe.unet) as n, torch.no_grad():
         sd.generate(pipe, "a cat", sigmas, final="append", output_type="latent")
     assert n.calls == 4
@@ -213,3 +215,21 @@ def test_sd_uses_only_public_solver_api():
                and n.value.id in ("solvers", "gits", "trajectory") and n.attr.startswith("_")]
     assert not private, private
     assert "dpm_2m_eps" in solvers.SOLVERS and "dpm_2m_eps" in sd.TEACHERS
+
+
+
+def test_table2_nfe_convention_and_ays_schedule_reach_the_pipeline(pipe, vp):
+    assert sd.TABLE2_STEPS == {10: 5, 12: 6, 14: 7, 16: 8}
+    s = sd.ays_sigmas(10, vp)
+    assert len(s) == 11 and float(s[0]) == vp.sigma_max and float(s[-1]) == vp.sigma_min
+    assert torch.allclose(s[1:-1], torch.tensor(sd.AYS_SD15[1:-1], dtype=torch.float64))
+    assert sd.nfe(s, "keep") == 20 and sd.steps(s, "keep") == 10
+    z = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(3))
+    with sd.count_unet_calls(pipe.unet) as n, torch.no_grad():
+        sd.generate(pipe, PROMPTS[:1], s, final="keep", latents=z, output_type="latent")
+    assert n.calls == 10
+    assert torch.equal(pipe.scheduler.sigmas, torch.tensor(gits.as_diffusers(s, "keep"), dtype=torch.float32))
+    s5 = sd.ays_sigmas(5)
+    assert len(s5) == 6 and float(s5[0]) == sd.AYS_SD15[0] and bool((s5[1:] < s5[:-1]).all())
+    with pytest.raises(ValueError, match="n_steps"):
+        sd.ays_sigmas(0)

@@ -33,7 +33,8 @@ def err(gauss, sigmas, solver):
 
 
 def kw(method, gauss, **extra):
-    return ({"x_ref": gauss[2]} if method in ("learned", "exhaustive") else {}) | extra
+    return (({"x_ref": gauss[2]} if method in ("learned", "exhaustive") else {})
+            | ({"x0": gauss[2], "n_mc": 16} if method == "ays" else {}) | extra)
 
 
 def test_reference_solver_matches_the_closed_form(gauss):
@@ -198,7 +199,7 @@ def test_every_method_takes_the_same_options(gauss, method):
     """One set of keyword arguments serves every method (each reads what it needs)."""
     D, noise, x_ref = gauss
     r = search.search(method, D, noise, 3, "euler", grid=search.coarse_grid(9), x_ref=x_ref, iters=2,
-                      gamma=1.1, progress=False)
+                      gamma=1.1, progress=False, x0=x_ref, n_mc=16)
     assert len(r.sigmas) == 4
 
 
@@ -212,7 +213,7 @@ def test_a_broken_denoiser_raises_instead_of_yielding_a_schedule(gauss, method, 
         return out[:, :-1] if bad == "shape" else out * float("nan")
 
     with pytest.raises(ValueError, match="input's shape" if bad == "shape" else "non-finite"):
-        search.search(method, broken, noise, 3, "euler", grid=9, iters=1)
+        search.search(method, broken, noise, 3, "euler", grid=9, iters=1, x0=noise, n_mc=4)
 
 
 def test_shared_work_is_computed_once_and_charged_to_every_use(gauss):

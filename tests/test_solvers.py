@@ -75,7 +75,7 @@ def error(name: str, n_steps: int, schedule: str = "logsnr") -> float:
 ORDER_BOUNDS = {
     "euler": (0.9, 1.1), "heun": (1.85, 2.3), "dpm2": (1.85, 2.3), "ipndm": (1.85, 2.5),
     "dpmpp_2m": (1.85, 2.3), "dpm_2m_eps": (1.85, 2.3), "dpmpp_3m": (1.85, 2.5),
-    "unipc": (3.3, 4.5), "deis": (3.3, 4.5),
+    "unipc": (3.3, 4.5), "deis": (3.3, 4.5), "res_m": (1.85, 2.3),
 }
 
 
@@ -95,7 +95,8 @@ def test_convergence_orders():
 
 # Max-abs error bounds at 128 steps (measured: about half of these or less).
 TOL_128 = {"euler": 0.1, "heun": 5e-3, "dpm2": 5e-3, "ipndm": 5e-3, "dpmpp_2m": 5e-3,
-           "dpm_2m_eps": 5e-3, "dpmpp_3m": 1.5e-3, "unipc": 1e-4, "deis": 1e-4}
+           "dpm_2m_eps": 5e-3, "dpmpp_3m": 1.5e-3, "unipc": 1e-4, "deis": 1e-4,
+           "res_m": 5e-3}
 
 
 @pytest.mark.parametrize("name", list(solvers.SOLVERS))
@@ -356,3 +357,35 @@ def test_bad_inputs_raise():
         solvers.dpm2(gaussian_denoiser, x_T, sigmas, r=0.0)
     with pytest.raises(ValueError, match="sigmas"):
         solvers.nfe("heun", 1)
+
+
+def _res_step_generic(x, D_i, D_prev, t_prev, t_i, t_next):
+    """Independent form of one RES(M) step: the 2-stage exponential step x' = e^-h x + h (b1 D_i + b2 D_aux)
+    with D_aux = D_prev at c2 = (lambda(t_prev) - lambda_i) / h, b2 = phi_2(-h) / c2, b1 = phi_1(-h) - b2."""
+    h = math.log(t_i / t_next)
+    phi_1 = (math.exp(-h) - 1) / -h
+    phi_2 = (phi_1 - 1) / -h
+    c2 = (math.log(t_i) - math.log(t_prev)) / h
+    b2 = phi_2 / c2
+    return math.exp(-h) * x + h * ((phi_1 - b2) * D_i + b2 * D_prev)
+
+
+def test_res_m_matches_the_generic_exponential_step_and_differs_from_dpmpp_2m():
+    x_T = make_x_T()
+    sigmas = schedules.polynomial(6, SIGMA_MIN, SIGMA_MAX)
+    seen = []
+    solvers.res_m(gaussian_denoiser, x_T, sigmas, callback=seen.append)
+    t = sigmas.tolist()
+    # rebuild every step from the recorded states and denoiser outputs
+    for k in range(1, len(seen)):
+        i = seen[k]["i"]
+        x_next = seen[k + 1]["x"] if k + 1 < len(seen) else solvers.res_m(
+            gaussian_denoiser, x_T, sigmas)
+        want = _res_step_generic(seen[k]["x"], seen[k]["denoised"], seen[k - 1]["denoised"],
+                                 t[i - 1], t[i], t[i + 1])
+        torch.testing.assert_close(x_next, want, rtol=1e-10, atol=1e-10)
+    # first step is DDIM
+    ddim = (t[1] / t[0]) * seen[0]["x"] + (1 - t[1] / t[0]) * seen[0]["denoised"]
+    torch.testing.assert_close(seen[1]["x"], ddim, rtol=1e-12, atol=1e-12)
+    plain = solvers.dpmpp_2m(gaussian_denoiser, x_T, sigmas, lower_order_final=False)
+    assert (solvers.res_m(gaussian_denoiser, x_T, sigmas) - plain).abs().max() > 1e-4

@@ -20,8 +20,15 @@ The pieces, each tested on a tiny randomly initialised pipeline (``tests/test_sd
   is used verbatim, K+1 levels for K steps, the last one the level the final step lands on) and
   gives the UNet the same fractional c_noise as ``CFGDenoiser``. ``generate`` samples with it:
   ``pipe(prompt, sigmas=gits.as_diffusers(sigmas))``.
-* ``nfe`` / ``count_unet_calls``: NFE as the paper counts it (one UNet call on the CFG-doubled
-  batch is one NFE; the official ``sample.py`` names its output folders with twice that).
+* ``nfe`` / ``steps`` / ``count_unet_calls``: NFE as the paper counts it for Stable Diffusion, 1 step
+  = 2 NFE with classifier-free guidance (the authors' solver-toolbox README: "for Stable Diffusion,
+  1 step = 2 NFE due to the classifier-free guidance"; their ``sample.py`` doubles the NFE for SD
+  runs; every column of Table 2 is even). Read that way, Table 2's NFE 10/12/14/16 are 5/6/7/8 steps
+  (``TABLE2_STEPS``) and with Sec. 7's 10-step comparison form one falling sequence (uniform 17.16,
+  15.76, 15.06, 14.72, 14.28; GITS 15.53, 13.29, 12.44, 12.26, 12.02). ``steps`` counts UNet calls on
+  the doubled batch, one per step.
+* ``ays_sigmas``: the published 10-step Align Your Steps schedule for SD 1.5 (Sabour et al. 2024,
+  Table 3), log-linearly interpolated to other step counts, for Sec. 7's AYS row.
 
 Paper scale (NOT run here: these machines can neither download the 4 GB model nor use a GPU)::
 
@@ -33,8 +40,9 @@ Paper scale (NOT run here: these machines can neither download the 4 GB model no
         sd.MODEL_ID, torch_dtype=torch.float16, safety_checker=None).to("cuda")  # runwayml/...-v1-5
     captions = sd.read_captions("MS-COCO_val2014_30k_captions.csv")   # text2image-benchmark release v0.0.1
     warm = sd.warmup(pipe, random.Random(0).sample(captions, 256), batch_size=16)   # 61-pt grid, CFG 7.5
-    table = sd.search(warm, range(10, 17), gamma=1.20)                 # {K: K+1 sigmas}: NFE 10..16
-    sigmas = table[10]                                                 # sd.nfe(sigmas) == 10
+    table = sd.search(warm, [*sd.TABLE2_STEPS.values(), 10], gamma=1.20)  # {K: K+1 sigmas}: 5-8, 10 steps
+    sigmas = table[sd.TABLE2_STEPS[10]]                      # Table 2's NFE 10: sd.nfe(sigmas) == 10
+    # Sec. 7 (10 steps): table[10] beside sd.ays_sigmas(10, sd.DiscreteVP(pipe.scheduler)) and uniform
     for i in range(0, 30_000, 16):                                     # seed k <-> caption k
         out = sd.generate(pipe, captions[i:i + 16], sigmas,            # DPM-Solver++(2M), CFG 7.5
                           generator=[torch.Generator("cuda").manual_seed(k) for k in range(i, i + 16)])
@@ -72,9 +80,10 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 from trajreg import _validate, gits
 from trajreg.trajectory import Trajectory
 
-__all__ = ["GAMMA", "GUIDANCE", "METRIC", "MODEL_ID", "N_GRID", "TEACHERS", "CFGDenoiser", "DiscreteVP",
-           "SigmaDPMSolverMultistepScheduler", "count_unet_calls", "generate", "nfe",
-           "read_captions", "schedule", "search", "set_scheduler", "warmup"]
+__all__ = ["AYS_SD15", "GAMMA", "GUIDANCE", "METRIC", "MODEL_ID", "N_GRID", "TABLE2_STEPS", "TEACHERS",
+           "CFGDenoiser", "DiscreteVP", "SigmaDPMSolverMultistepScheduler", "ays_sigmas",
+           "count_unet_calls", "generate", "nfe", "read_captions", "schedule", "search", "set_scheduler",
+           "steps", "warmup"]
 
 MODEL_ID = "runwayml/stable-diffusion-v1-5"
 GUIDANCE = 7.5          # --guidance_rate of the official SD command
@@ -83,6 +92,10 @@ METRIC = "dev"          # --metric of the official SD command
 N_GRID = 61             # --num_steps_tea
 TEACHERS = gits.TEACHERS     # "dpm_2m_eps" (trajreg.solvers) is the official SD teacher
 ALGORITHMS = ("dpmsolver++", "dpmsolver")
+TABLE2_STEPS = {10: 5, 12: 6, 14: 7, 16: 8}     # Table 2's NFE -> DPM-Solver++(2M) steps (1 step = 2 NFE)
+# The published 10-step AYS schedule for SD 1.5 (AYS paper Table 3), sigma_max first; its ends are
+# SD 1.5's sigma_max 14.6146 and sigma_min 0.0292 rounded to three decimals.
+AYS_SD15 = (14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029)
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -259,7 +272,7 @@ def search(warm: Trajectory, n_steps: int | Iterable[int], gamma: float = GAMMA,
     """GITS schedules from a warm-up: cost matrix and the DP of ``trajreg.gits`` (Algorithm 1).
 
     n_steps: K (returns the K+1 sigmas, float64, sigma_max to sigma_min) or several K (returns
-    {K: sigmas}, all from one DP table, e.g. range(10, 17) for Table 2's NFE 10-16).
+    {K: sigmas}, all from one DP table, e.g. TABLE2_STEPS.values() (5-8 steps) for Table 2's NFE 10-16).
     """
     cost = gits.cost_matrix(warm, metric)
     if isinstance(n_steps, Integral) and not isinstance(n_steps, bool):
@@ -349,13 +362,34 @@ def generate(pipe: Any, prompt: str | list[str], sigmas: torch.Tensor, *, final:
     return pipe(prompt, sigmas=gits.as_diffusers(sigmas, final), guidance_scale=guidance_scale, **pipe_kw)
 
 
-def nfe(sigmas: torch.Tensor, final: str = "zero") -> int:
-    """NFE of ``generate`` on a schedule: K UNet calls for K steps of DPM-Solver++(2M).
-
-    As in the paper, one call on the CFG-doubled batch [uncond, cond] counts once (the official
-    sample.py doubles the count in its folder names when CFG is on).
-    """
+def steps(sigmas: torch.Tensor, final: str = "zero") -> int:
+    """Steps of ``generate`` on a schedule = UNet calls (one on the CFG-doubled batch per step)."""
     return len(gits.as_diffusers(sigmas, final)) - 1
+
+
+def nfe(sigmas: torch.Tensor, final: str = "zero", guidance_scale: float = GUIDANCE) -> int:
+    """NFE of ``generate`` as the paper counts it for Stable Diffusion: 2 per step with
+    classifier-free guidance (guidance_scale != 1: conditional and unconditional evaluations),
+    1 per step without; Table 2's NFE 10/12/14/16 are 5/6/7/8 steps (``TABLE2_STEPS``)."""
+    return steps(sigmas, final) * (1 if guidance_scale == 1 else 2)
+
+
+def ays_sigmas(n_steps: int = 10, vp: DiscreteVP | None = None) -> torch.Tensor:
+    """The published AYS schedule for SD 1.5 (10 steps; other counts by ``ays.loglinear_interp``,
+    as the AYS authors' quickstart), n_steps + 1 descending float64 sigmas. With ``vp`` the ends are
+    set to the pipeline's exact sigma_max and sigma_min (the table rounds them to 3 decimals), so the
+    schedule stays inside the model's range; give it to ``generate`` like a GITS schedule."""
+    from trajreg import ays
+
+    if isinstance(n_steps, bool) or not isinstance(n_steps, Integral) or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    s = ays.loglinear_interp(torch.tensor(AYS_SD15, dtype=torch.float64), n_steps + 1)
+    if vp is not None:
+        if abs(vp.sigma_max / AYS_SD15[0] - 1) > 1e-3 or abs(vp.sigma_min / AYS_SD15[-1] - 1) > 0.01:
+            raise ValueError(f"vp spans sigma {vp.sigma_min:.4g}..{vp.sigma_max:.4g}, not SD 1.5's "
+                             f"{AYS_SD15[-1]}..{AYS_SD15[0]}: the published AYS schedule is for SD 1.5")
+        s[0], s[-1] = vp.sigma_max, vp.sigma_min
+    return s
 
 
 class _Calls:

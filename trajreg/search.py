@@ -127,7 +127,8 @@ class Options:
     (learned, exhaustive); shared: a :class:`Shared` for warm-ups and references; iters, lr, init:
     the learned schedule's Adam steps, rate and start; all_steps: OSS keeps every path K' <= K;
     batch_size: states per denoiser call; sigma_min, sigma_max: the schedule's ends; progress: a
-    progress bar of the evaluations (None: when on a terminal).
+    progress bar of the evaluations (None: when on a terminal); x0, n_mc: AYS's real data samples
+    and Monte Carlo draws per bound estimate.
     """
 
     grid: torch.Tensor | int | None = None
@@ -144,6 +145,8 @@ class Options:
     sigma_min: float = SIGMA_MIN
     sigma_max: float = SIGMA_MAX
     progress: bool | None = None
+    x0: torch.Tensor | None = None
+    n_mc: int = 64
 
 
 # --- shared pieces ------------------------------------------------------------------------------
@@ -529,6 +532,26 @@ class _Checked:
             raise ValueError(f"the denoiser returned non-finite values (NaN or inf) at sigma {s}")
         self.bar.update(x.shape[0])
         return out
+
+
+# --- AYS (issue 23; the algorithm is trajreg.ays) -------------------------------------------------
+
+
+def _ays(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
+    """Align Your Steps (Sabour et al. 2024; ``trajreg.ays.ays``): the KLUB search on real data
+    ``o.x0`` (required; noise is not used), then log-linear interpolation to K steps; solver-agnostic."""
+    from trajreg import ays
+
+    x0 = o.x0
+    if not isinstance(x0, torch.Tensor) or x0.ndim != noise.ndim or x0.shape[1:] != noise.shape[1:]:
+        raise ValueError("x0 (real data samples shaped like noise, e.g. 8192 training images) is required "
+                         "for method 'ays'")
+    sig, info = ays.ays(D, x0.to(noise), K, n_mc=o.n_mc, sigma_min=o.sigma_min, sigma_max=o.sigma_max,
+                        batch_size=o.batch_size)
+    return {"sigmas": sig, **info}
+
+
+METHODS["ays"] = _ays
 
 
 def search(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int, solver: str = "ipndm",

@@ -25,7 +25,8 @@ from trajreg import _validate, schedules
 
 __all__ = ["SOLVERS", "THRESHOLD_MAX", "THRESHOLD_RATIO", "Callback", "Denoiser", "data_range", "deis",
            "deis_coefficients", "dpm2", "dpm_2m_eps", "dpmpp_2m", "dpmpp_3m", "dynamic_threshold",
-           "euler", "get", "heun", "ipndm", "nfe", "thresholds", "to_d", "unipc", "without_thresholding"]
+           "euler", "get", "heun", "ipndm", "nfe", "res_m", "thresholds", "to_d", "unipc",
+           "without_thresholding"]
 
 Denoiser = Callable[[torch.Tensor, Any], torch.Tensor]
 Callback = Callable[[dict[str, Any]], None]
@@ -376,6 +377,33 @@ def deis(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *, max_order
     return x
 
 
+def res_m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
+          callback: Callback | None = None) -> torch.Tensor:
+    """RES(M), the multistep refined exponential solver (Zhang, Song, Chen 2023, "2ab"), data prediction.
+
+    With h = log(sigma_i / sigma_i+1), r = h_prev / h: x_i+1 = (sigma_i+1 / sigma_i) x_i + h phi_1(-h) D_i
+    + h phi_2(-h) (D_i - D_i-1) / r, i.e. b1 + b2 = phi_1 and b2 c2 = phi_2 (c2 = -r) hold exactly where
+    DPM-Solver++(2M) has phi_1 / 2 for phi_2. First step DDIM; a step into sigma = 0 is Euler; 1 NFE a step.
+    """
+    sigmas, t, s = _prepare(x, sigmas)
+    D_prev = None
+    for i in range(len(t) - 1):
+        denoised = denoiser(x, s[i])
+        _report(callback, i, sigmas, x, denoised)
+        if t[i + 1] == 0:  # Euler step into sigma = 0
+            x = denoised
+            continue
+        h = math.log(t[i] / t[i + 1])
+        # 1st order (= DDIM): h phi_1(-h) = 1 - e^-h
+        x_next = (t[i + 1] / t[i]) * x - math.expm1(-h) * denoised
+        if D_prev is not None:
+            r = math.log(t[i - 1] / t[i]) / h
+            h_phi_2 = 1 + math.expm1(-h) / h          # h phi_2(-h) = 1 - (1 - e^-h) / h
+            x_next = x_next + (h_phi_2 / r) * (denoised - D_prev)
+        x, D_prev = x_next, denoised
+    return x
+
+
 SOLVERS: dict[str, Callable[..., torch.Tensor]] = {
     "euler": euler,
     "heun": heun,
@@ -386,6 +414,7 @@ SOLVERS: dict[str, Callable[..., torch.Tensor]] = {
     "dpmpp_3m": dpmpp_3m,
     "unipc": unipc,
     "deis": deis,
+    "res_m": res_m,
 }
 
 
