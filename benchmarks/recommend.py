@@ -56,10 +56,47 @@ def provenance(a: argparse.Namespace) -> dict:
             "refine_methods": a.methods}
 
 
+
+def flat(r: dict) -> dict:
+    """A stored row (results schema: the run's fields nested in ``provenance``) in the flat form
+    this script works with; a flat row is returned as it is."""
+    if "provenance" not in r:
+        return r
+    p = r["provenance"]
+    out = {k: v for k, v in r.items() if k != "provenance"}
+    out.update({k: p[k] for k in ("command", "commit", "dirty", "model", "hardware", "date")})
+    sha = {"model_sha256": p["model_sha256"]} if p.get("model_sha256") else \
+        {"model_sha256_unrecorded": p.get("model_sha256_unrecorded", "")}
+    out.update(sha)
+    out["n_search"], out["n_eval"] = p["n"]["search"], p["n"]["eval"]
+    for name in ("search", "eval"):
+        lo, hi = (int(x) for x in p["seeds"][name].split("-"))
+        out[f"{name}_seeds"] = [lo, hi + 1]
+    return out
+
+
+def nest(r: dict) -> dict:
+    """A flat row of this script in the results schema (``trajreg.results``)."""
+    run = ("command", "commit", "dirty", "model", "model_sha256", "model_sha256_unrecorded", "hardware",
+           "date")
+    out = {k: v for k, v in r.items() if k not in run}
+    threads = r["hardware"].rsplit("torch threads", 1)[-1].strip()
+    prov = {"command": r["command"], "commit": r["commit"], "dirty": r["dirty"], "model": r["model"],
+            "model_sha256": r.get("model_sha256"), "hardware": r["hardware"],
+            "threads": int(threads) if threads.isdigit() else None, "precision": None,
+            "n": {"search": r["n_search"], "eval": r["n_eval"]},
+            "seeds": {name: f"{r[f'{name}_seeds'][0]}-{r[f'{name}_seeds'][1] - 1}"
+                      for name in ("search", "eval")},
+            "date": r["date"]}
+    if prov["model_sha256"] is None:
+        prov["model_sha256_unrecorded"] = r.get("model_sha256_unrecorded",
+                                                f"{r['model']} has no weights file")
+    return {**out, "provenance": prov}
+
 def stored_rows(path: str, prov: dict) -> dict[tuple[str, int, str], dict]:
     """Rows of a beyond_large.py result keyed (solver, K, method), checked to share our model,
     sizes and seeds."""
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = [flat(json.loads(line)) for line in Path(path).read_text().splitlines() if line.strip()]
     for key in ("model", "n_search", "n_eval", "search_seeds", "eval_seeds"):
         if rows and rows[0][key] != prov[key]:
             raise ValueError(f"--stored {path} has {key}={rows[0][key]!r}, this run {prov[key]!r}")
@@ -182,7 +219,7 @@ def markdown(paths: list[str], model: str) -> str:
     """Gap table of every row of ``paths`` for ``model``: method x (solver, K) cells "ratio [lo, hi]"
     of held-out mean error to the exhaustive optimum's (paired bootstrap), then each method's
     search NFE and seconds; the last rows are the ratio to the best method at each (solver, K)."""
-    rows = [r for p in paths for r in map(json.loads, Path(p).read_text().splitlines())
+    rows = [r for p in paths for r in (flat(json.loads(x)) for x in Path(p).read_text().splitlines())
             if r["model"] == model]
     cols = sorted({(r["solver"], r["K"]) for r in rows})
     cell = {(r["method"], r["solver"], r["K"]): r for r in rows}
@@ -246,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         D, shape, dtype = models.load(a.model), models.info(a.model).data_shape, torch.float32
     stored = stored_rows(a.stored, prov) if a.stored else {}
     out = Path(a.out)
-    done = {(r["solver"], r["K"]): r for r in map(json.loads, out.read_text().splitlines())
+    done = {(r["solver"], r["K"]): r for r in (flat(json.loads(x)) for x in out.read_text().splitlines())
             if r["method"] == "refined" and r["model"] == a.model and r["max_sweeps"] == a.max_sweeps
             } if out.is_file() else {}
     noise_s = data.noise(range(runs.WARMUP_SEED + a.seed, runs.WARMUP_SEED + a.seed + a.n_search),
@@ -274,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"stored exhaustive {sv} K={K}: held-out errors recomputed, max |diff| {diff:.2e}")
                     checked = True
                 for r in new:
-                    f.write(json.dumps(r) + "\n")
+                    f.write(json.dumps(nest(r)) + "\n")
                 f.flush()
                 rows += new + [st] if st is not None else new
                 for r in new[len(new) - len(a.methods):]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import platform
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trajreg import amed, ays, data, evaluate, fid, gits, models, schedules, search, solvers, stats
+from trajreg import amed, ays, data, evaluate, fid, gits, models, results, schedules, search, solvers, stats
 from trajreg.runs import WARMUP_SEED
 from trajreg.trajectory import Trajectory
 
@@ -97,14 +96,28 @@ def git_commit() -> str:
         return "unknown"
 
 
+PROVENANCE_FIELDS = ("command", "git_commit", "model", "model_sha256", "hardware", "threads", "n", "seeds",
+                     "date", "torch", "noise_dtype", "network_dtype")
+
+
+def nest(row: dict) -> dict:
+    """``row`` in the results schema (trajreg.results): its run's fields moved into ``provenance``."""
+    out = {k: v for k, v in row.items() if k not in PROVENANCE_FIELDS}
+    commit = row["git_commit"]
+    out["provenance"] = {
+        "command": row["command"], "commit": commit.removesuffix("+dirty"),
+        "dirty": commit.endswith("+dirty"),
+        "model": row["model"], "model_sha256": row["model_sha256"], "hardware": row["hardware"],
+        "threads": row["threads"], "precision": {"noise_dtype": row["noise_dtype"],
+                                                 "network_dtype": row["network_dtype"]},
+        "n": row["n"], "seeds": row["seeds"], "date": row["date"], "torch": row["torch"]}
+    return out
+
+
 def write_row(path: Path, row: dict, key: tuple[str, ...] = ("system", "solver", "nfe", "n")) -> None:
-    """Add ``row`` to the JSON-lines file, replacing a row with the same ``key`` values."""
-    same = tuple(row.get(k) for k in key)
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
-    rows = [r for r in rows if tuple(r.get(k) for k in key) != same] + [row]
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(path)
+    """Add ``row`` (in the results schema) to the JSON-lines file, replacing the row with the same
+    ``key`` values."""
+    results.write_row(path, nest(row), key)
 
 
 def log(msg: str) -> None:

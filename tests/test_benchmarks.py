@@ -182,7 +182,10 @@ def test_systems_runs_every_system_and_pairs_it_with_gits(tmp_path):
     assert "gits_minus_this" in rows["res_m", "res_m", 5]
     assert "ays_minus_this" in rows["uniform", "dpmpp_2m", 10]
     assert rows["ays", "ipndm", 5]["cost"]["nfe"] > 0 and rows["polynomial", "ipndm", 5]["cost"]["nfe"] == 0
-    assert all(r["n"] == 16 and r["fid"]["n"] == 16 and r["model_sha256"] for r in rows.values())
+    assert all(r["provenance"]["n"] == 16 and r["fid"]["n"] == 16 and r["provenance"]["model_sha256"]
+               for r in rows.values())
+    for r in rows.values():
+        results.validate(r)           # the one results schema
 
 
 def test_systems_rejects_bad_sizes():
