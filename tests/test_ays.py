@@ -110,9 +110,9 @@ def test_registered_search_method_counts_its_evaluations():
 
     x0 = gaussian_x0(256)
     noise = torch.randn(4, DIM, dtype=torch.float64)
-    r = search.search("ays", gaussian_D, noise, 5, "ipndm", x0=x0, n_mc=16, base=4, levels=1, sweeps=1)
+    r = search.search("ays", gaussian_D, noise, 5, "ipndm", x0=x0, n_mc=4, progress=False)
     assert len(r.sigmas) == 6 and r.nfe == r.info["nfe"] > 0
-    assert set(r.info["levels"]) == {4, 8}
-    torch.testing.assert_close(r.sigmas, ays.loglinear_interp(torch.tensor(r.info["levels"][8]), 6))
+    assert set(r.info["levels"]) == {10, 20}          # search's AYS: 10 steps, then 20 (the paper's)
+    torch.testing.assert_close(r.sigmas, ays.loglinear_interp(torch.tensor(r.info["levels"][20]), 6))
     with pytest.raises(ValueError, match="x0"):
         search.search("ays", gaussian_D, noise, 5, "ipndm")
