@@ -123,7 +123,8 @@ def row(prov: dict, D, noise_s, noise_e, ref_s, ref_e, solver: str, K: int, meth
 def gmm_rows(a, prov, D, noise_s, noise_e, ref_s, ref_e, solver: str, K: int) -> list[dict]:
     """Every method of the notebook's mixture run (its ``run_all`` arguments) at (solver, K)."""
     out = []
-    for m in [m for m in search.METHODS if not m.startswith("refined")]:
+    # every method but the refined ones (this script's subject) and AYS (it needs real data samples)
+    for m in [m for m in search.METHODS if not m.startswith("refined") and m != "ays"]:
         kw = {"x_ref": ref_s, "iters": a.learned_iters} if m == "learned" else {}
         kw = {"x_ref": ref_s, "grid": a.coarse} if m == "exhaustive" else kw
         kw = {"grid": a.prop_grid} if m == "gits-propagated" else kw

@@ -129,7 +129,7 @@ def test_recommend_refines_the_exhaustive_optimum_on_the_mixture(tmp_path):
     _script("recommend").main(["--model", "gmm", "--ks", "4", "--solvers", "euler", "--methods", "refined",
                                   "refined-multistart", "--out", str(out)])
     rows = {r["method"]: r for r in map(json.loads, out.read_text().splitlines())}
-    assert set(rows) == set(search.METHODS)
+    assert set(rows) == set(search.METHODS) - {"ays"}      # AYS needs real data samples
     ex, ref = rows["exhaustive"], rows["refined"]
     assert ref["start"]["sigmas"] == ex["sigmas"] and ref["n_eval"] == 128 and len(ref["errors"]) == 128
     assert ref["search_error"] <= ex["search_error"] + 1e-12
