@@ -70,7 +70,7 @@ def test_compare_methods_rows(mixture):
     seen = []
     rows = experiments.compare_methods(G, pool[:4], noise_e, [3], ["euler"], grid_ex=6, grid_prop=6,
                                        iters=1, exhaustive_ks=[3], on_row=seen.append)
-    assert [r["method"] for r in rows] == list(search.METHODS) and seen == rows
+    assert [r["method"] for r in rows] == [m for m in search.METHODS if m != "ays"] and seen == rows
     by = {r["method"]: r for r in rows}
     assert by["polynomial"]["search_nfe"] == 0 and len(by["oss"]["errors"]) == len(noise_e)
     assert by["learned"]["search_nfe"] >= 4 * search.N_REFERENCE        # the reference, charged

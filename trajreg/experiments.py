@@ -123,14 +123,17 @@ def set_images(name: Any, start: int, stop: int, defs: dict, D: Denoiser, shape:
 
 def compare_methods(D: Denoiser, noise_s: torch.Tensor, noise_e: torch.Tensor, ks: Sequence[int],
                     solvers_: Sequence[str], *, grid_ex: torch.Tensor | int, grid_prop: torch.Tensor | int,
-                    iters: int, methods: Sequence[str] = tuple(search.METHODS),
+                    iters: int, methods: Sequence[str] | None = None,
                     exhaustive_ks: Sequence[int] | None = None,
                     on_row: Callable[[Row], None] | None = None) -> list[Row]:
     """Every method at every (solver, K), searched on noise_s and judged on noise_e: rows of
     solver, K, method, sigmas, search_nfe, search_seconds (the method's own cost, shared work
     charged in full), search_error (mean ODE error on noise_s) and errors (per held-out noise).
-    grid_ex / grid_prop: the grids of "exhaustive" / "gits-propagated"; exhaustive_ks: the K
-    "exhaustive" runs at (None: all); on_row: called with each row as it is made."""
+    grid_ex / grid_prop: the grids of "exhaustive" / "gits-propagated"; methods: default every
+    method of ``search.METHODS`` but AYS, which searches on real data samples instead of noises;
+    exhaustive_ks: the K "exhaustive" runs at (None: all); on_row: called with each row as it is made."""
+    if methods is None:
+        methods = [m for m in search.METHODS if m != "ays"]
     shared = search.Shared()
     ref_s, ref_e = shared.reference(D, noise_s), search.reference(D, noise_e)
     grids = {"exhaustive": grid_ex, "gits-propagated": grid_prop}
