@@ -122,7 +122,7 @@ RECOMMENDED: dict[str, tuple[str, dict[str, Any]]] = {
     "dpmpp_3m": ("logsnr", {}),
     "unipc": ("logsnr", {}),
     "deis": ("time_uniform", {"rho": 2.0}),
-    "res_m": ("polynomial", {"rho": 7.0}),      # as benchmarks/systems.py runs it (no convention in the paper)
+    "res_m": ("polynomial", {"rho": 7.0}),      # as benchmarks/systems.py runs it (no paper convention)
 }
 
 
