@@ -90,3 +90,14 @@ def test_the_results_box_replaces_only_its_own_text(tmp_path):
     (tmp_path / "plain.md").write_text("# no markers\n")
     with pytest.raises(ValueError, match="markers"):
         status.write_box(tmp_path / "plain.md", "x")
+
+
+def test_the_headline_names_what_decided_and_what_disagrees():
+    rows = [row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost"),
+            row(FID8, "does not reproduce", metric="classifier FID", budget="NFE 8, dev cost", value=2.0),
+            anchor("holds")]
+    text = status.headline([r for r in status.rollup(rows) if not r.claim.ours])
+    assert "GITS lowers iPNDM's FID on our model at NFE 8" in text and "disagrees at NFE 8" in text
+    failed = status.headline([r for r in status.rollup(rows[:2] + [anchor("does not hold")])
+                              if not r.claim.ours])
+    assert "decides no budget yet" in failed and "no test of solving" in failed
