@@ -53,7 +53,8 @@ def paired_comparison(feat_a: np.ndarray, feat_b: np.ndarray, err_a: np.ndarray,
     """Set b against set a on the same noises (b - a): FID difference and ratio (classifier
     features; same bootstrap indices), mean and median ODE-error differences, the sign test
     (b closer to the reference than a), and the share of samples whose predicted class flips.
-    feat_*: (n, F) features; err_*: (m,) per-sample ODE errors; cls_*: (n,) predicted classes."""
+    ``feat_a``, ``feat_b``: (n, F) features; ``err_a``, ``err_b``: (m,) per-sample ODE errors;
+    ``cls_a``, ``cls_b``: (n,) predicted classes."""
     return {"fid": stats.fid_diff_ci(feat_a, feat_b, *ref, seed=seed, n_resamples=n_resamples),
             "ratio": stats.fid_ratio_ci(feat_a, feat_b, *ref, seed=seed, n_resamples=n_resamples),
             "ode": stats.paired_diff(err_a, err_b, seed=seed),
