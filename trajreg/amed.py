@@ -321,7 +321,7 @@ def train(denoiser: Denoiser, kind: str, sigmas: torch.Tensor, noise: torch.Tens
     Per batch, one Adam step per student step k on that step's loss (the mean over samples of
     ||student(x_k) - teacher_k+1||^2), gradients through the frozen D at sigma_mid; the next input
     is the teacher state (solver) or the student's own detached output and history (plugin).
-    NaN gradients are zeroed, +-inf set to +-1e5. Returns (predictor, info) with the loss history,
+    NaN gradients are zeroed, +-inf set to +-100,000. Returns (predictor, info) with the loss history,
     teacher and student evaluations (per sample, summed) and wall seconds.
     """
     _validate.choice("kind", kind, KINDS)

@@ -83,7 +83,7 @@ def euler_discrete(sigmas: Any, final: str = "zero") -> DiffusersExport:
 
     The scheduler keeps float32 levels and gives the UNet the fractional timestep that
     interpolates log sigma over its table (trajreg's VP adapter interpolates log alpha: the two
-    differ by under 1e-3 of a timestep between table entries, and agree on them).
+    differ by under a thousandth of a timestep between table entries, and agree on them).
     """
     s = _sigmas(sigmas, final)
     return DiffusersExport("EulerDiscreteScheduler", dict(_NO_RESHAPING), {"sigmas": s.tolist()}, len(s) - 1,
@@ -172,7 +172,7 @@ def comfyui(sigmas: Any, final: str = "zero") -> str:
     """The ``sigmas`` string of ComfyUI's ManualSigmas node, e.g. "80.0, 2.5, 0.0025, 0.0".
 
     That node keeps the matches of the regex [-+]?(?:\\d*\\.*\\d+) and makes float32 of them, so an
-    exponent would split ("2.5e-3" -> 2.5, -3.0): the levels are written in plain decimals.
+    exponent would split (``"2.5e-3"`` -> 2.5, -3.0): the levels are written in plain decimals.
     """
     return ", ".join(_decimal(v) for v in _sigmas(sigmas, final).tolist())
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from pathlib import Path
 
 from trajreg import paper as _paper
 from trajreg import report as _report
+from trajreg import tables as _tables
 from trajreg.stats import Estimate
 from trajreg.verdicts import Result, disagrees, rollup
 
@@ -37,21 +37,10 @@ def rows_from_notebooks(root: str | Path = ".") -> list[dict]:
 # Rendering
 
 
-def _fmt(x: float) -> str:
-    """A number as a reader wants it: 3 significant digits, no exponent between 1e-4 and 1e6."""
-    if x == 0 or not math.isfinite(x):
-        return format(x, "g")
-    if abs(x) >= 1e6 or abs(x) < 1e-4:
-        return format(x, ".2e")
-    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
-    return f"{x:,.{digits}f}"
-
-
 def _est(row: dict) -> str:
     if row.get("value") is None:
         return "-"
-    e = Estimate(row["value"], row["lo"], row["hi"], row["n"] or 0)
-    return f"{_fmt(e.value)} [{_fmt(e.lo)}, {_fmt(e.hi)}]"
+    return _tables.fmt_interval(Estimate(row["value"], row["lo"], row["hi"], row["n"] or 0))
 
 
 def _metric(row: dict) -> str:
