@@ -241,7 +241,10 @@ def results_box(root: str | Path = ".", prefix: str = "../notebooks/") -> str:  
     root = Path(root)
     results = [r for r in rollup(rows_from_notebooks(root)) if not r.claim.ours]
     lines = [BOX_START, "", "```{admonition} Results at a glance", ":class: tip", "",
-             headline(results), "", "| page | verdicts of the paper's claims (by claim) | deciding example |",
+             headline(results), "",
+             "(A paper number marked *authors' code output* comes from the authors' code, "
+             "[zju-pi/diff-sampler](https://github.com/zju-pi/diff-sampler).)", "",
+             "| page | verdicts of the paper's claims (by claim) | deciding example |",
              "|---|---|---|"]
     pages = list(dict.fromkeys(r.claim.page for r in results if r.claim.page))
     for page in pages:
