@@ -99,7 +99,7 @@ def interval(value: float, lo: float, hi: float, digits: int = 3) -> str:
         return number(v, digits) if not power and not s.strip("-0.,") else s
 
     places = _places(scale, digits)
-    for extra in range(5):
+    for extra in range(max(1, 7 - digits)):     # at most 6 significant digits
         out = [write(v, places + extra) for v in vals]
         exact = [0.0 if abs(v) <= zero else v for v in vals]
         clash = any(out[i] == out[j] and exact[i] != exact[j] for i, j in ((0, 1), (0, 2), (1, 2)))
