@@ -164,6 +164,22 @@ def _features(rec: bottleneck, x: torch.Tensor, zero: bool, predictor: Any) -> t
     return rec.take(x.shape[0], x)
 
 
+def _slope_and_prediction(denoiser: Denoiser, predictor: Predict, rec: Any, x: torch.Tensor,
+                          sigmas: torch.Tensor, t: torch.Tensor, s: torch.Tensor, i: int, afs: bool,
+                          callback: solvers.Callback | None) -> tuple:
+    """Step i's slope d(x, t_i) (the analytical first step when ``afs`` and i = 0) and the
+    predictor's (r, c, a) from the bottleneck features of that evaluation."""
+    first_afs = afs and i == 0
+    if first_afs:
+        d_cur = _afs_slope(x, t[0])
+        rec.features = None
+    else:
+        denoised = denoiser(x, s[i])
+        solvers._report(callback, i, sigmas, x, denoised)
+        d_cur = solvers.to_d(x, s[i], denoised)
+    return (d_cur, *predictor(_features(rec, x, first_afs, predictor), t[i], t[i + 1]))
+
+
 def amed_solver(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, predictor: Predict, *,
                 afs: bool = False, callback: solvers.Callback | None = None,
                 grad_denoiser: Denoiser | None = None) -> torch.Tensor:
@@ -175,15 +191,8 @@ def amed_solver(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, predi
     D_mid = grad_denoiser or denoiser
     with bottleneck(denoiser) as rec:
         for i in range(len(t) - 1):
-            first_afs = afs and i == 0
-            if first_afs:
-                d_cur = _afs_slope(x, t[0])
-                rec.features = None
-            else:
-                denoised = denoiser(x, s[i])
-                solvers._report(callback, i, sigmas, x, denoised)
-                d_cur = solvers.to_d(x, s[i], denoised)
-            r, c, a = predictor(_features(rec, x, first_afs, predictor), t[i], t[i + 1])
+            d_cur, r, c, a = _slope_and_prediction(denoiser, predictor, rec, x, sigmas, t, s, i, afs,
+                                                   callback)
             # intermediate time, geometric in sigma, and Euler step to it
             t_mid = t[i + 1] ** r.to(torch.float64) * t[i] ** (1 - r.to(torch.float64))
             tm = _col(t_mid, x)
@@ -212,15 +221,8 @@ def amed_plugin(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, predi
 
     with bottleneck(denoiser) as rec:
         for i in range(len(t) - 1):
-            first_afs = afs and i == 0
-            if first_afs:
-                d_cur = _afs_slope(x, t[0])
-                rec.features = None
-            else:
-                denoised = denoiser(x, s[i])
-                solvers._report(callback, i, sigmas, x, denoised)
-                d_cur = solvers.to_d(x, s[i], denoised)
-            r, c, a = predictor(_features(rec, x, first_afs, predictor), t[i], t[i + 1])
+            d_cur, r, c, a = _slope_and_prediction(denoiser, predictor, rec, x, sigmas, t, s, i, afs,
+                                                   callback)
             t_mid = t[i + 1] ** r.to(torch.float64) * t[i] ** (1 - r.to(torch.float64))
             tm = _col(t_mid, x)
             x_mid = ab(x, d_cur, tm - t[i])
