@@ -3,9 +3,10 @@ form: x(s) - mu = (Sigma + s^2 I)^{1/2} (Sigma + t^2 I)^{-1/2} (x(t) - mu)."""
 
 import pytest
 import torch
+from conftest import gaussian_problem  # noqa: E402
 
 from trajreg import refine, schedules, search
-from trajreg.denoisers import Counted, GaussianDenoiser
+from trajreg.denoisers import Counted
 
 DIM, B = 6, 16
 
@@ -13,15 +14,7 @@ DIM, B = 6, 16
 @pytest.fixture(scope="module")
 def gauss():
     """(denoiser, search noise, exact solutions at sigma_min of x_T = 80 noise)."""
-    g = torch.Generator().manual_seed(1)
-    A = torch.randn(DIM, DIM, generator=g, dtype=torch.float64)
-    cov = A @ A.T / DIM * 0.3 + 0.01 * torch.eye(DIM, dtype=torch.float64)
-    mu = torch.full((DIM,), 0.1, dtype=torch.float64)
-    D = GaussianDenoiser(mu, cov, dtype=torch.float64)
-    noise = torch.randn(B, DIM, generator=g, dtype=torch.float64)
-    lam, U = torch.linalg.eigh(cov)
-    f = ((lam + 0.002**2) / (lam + 80.0**2)).sqrt()
-    return D, noise, mu + ((80.0 * noise - mu) @ U * f) @ U.T
+    return gaussian_problem(1, B, DIM)
 
 
 def err(gauss, sigmas, solver):

@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 import torch
+from conftest import gaussian_problem  # noqa: E402
 
 from trajreg import gits, models, schedules, search, solvers
 from trajreg.denoisers import GaussianDenoiser
@@ -15,16 +16,7 @@ DIM, B = 6, 8
 @pytest.fixture(scope="module")
 def gauss():
     """(denoiser, search noise, exact solutions at sigma_min of x_T = 80 noise)."""
-    g = torch.Generator().manual_seed(0)
-    A = torch.randn(DIM, DIM, generator=g, dtype=torch.float64)
-    cov = A @ A.T / DIM * 0.3 + 0.01 * torch.eye(DIM, dtype=torch.float64)
-    mu = torch.full((DIM,), 0.1, dtype=torch.float64)
-    D = GaussianDenoiser(mu, cov, dtype=torch.float64)
-    noise = torch.randn(B, DIM, generator=g, dtype=torch.float64)
-    lam, U = torch.linalg.eigh(cov)
-    f = ((lam + 0.002**2) / (lam + 80.0**2)).sqrt()
-    x_ref = mu + ((80.0 * noise - mu) @ U * f) @ U.T
-    return D, noise, x_ref
+    return gaussian_problem(0, B, DIM)
 
 
 def err(gauss, sigmas, solver):
