@@ -3,7 +3,7 @@ form: x(s) - mu = (Sigma + s^2 I)^{1/2} (Sigma + t^2 I)^{-1/2} (x(t) - mu)."""
 
 import pytest
 import torch
-from conftest import gaussian_problem  # noqa: E402
+from _problems import gaussian_problem  # noqa: E402
 
 from trajreg import refine, schedules, search
 from trajreg.denoisers import Counted

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 import torch
-from conftest import gaussian_problem  # noqa: E402
+from _problems import gaussian_problem  # noqa: E402
 
 from trajreg import gits, models, schedules, search, solvers
 from trajreg.denoisers import GaussianDenoiser
