@@ -111,3 +111,22 @@ def test_gits_schedules_and_paired_comparison(mixture):
     assert set(d) == {"fid", "ratio", "ode", "ode_median", "sign", "flip"}
     assert d["fid"] == stats.fid_diff_ci(fa, fb, *ref, seed=0, n_resamples=50)
     assert d["ode"] == stats.paired_diff(ea, eb, seed=0)
+
+
+def test_warmup_draws_are_disjoint_warmup_sets_and_draw_zero_is_the_headlines():
+    import torch
+    from _problems import gaussian_problem
+
+    from trajreg import data, experiments, gits
+    from trajreg.runs import WARMUP_SEED
+
+    D, _, _ = gaussian_problem(0, 2)
+    out = experiments.warmup_draws(D, (6,), 2, 8, 4)
+    assert len(out) == 2 and all(sorted(d) == [1, 2, 3, 4] for d in out)
+    assert all(len(d[K]) == K + 1 for d in out for K in d)
+    warm = gits.warmup(D, data.noise(range(WARMUP_SEED, WARMUP_SEED + 8), (6,)), gits.N_GRID, "ipndm")
+    assert torch.equal(out[0][4], experiments.gits_schedules(warm, ("dev",), 4)["dev"][4])
+    (second,) = experiments.warmup_draws(D, (6,), 1, 8, 4, seed=8)       # draw 1 on its own
+    assert all(torch.equal(second[K], out[1][K]) for K in second)
+    with pytest.raises(ValueError, match="draws"):
+        experiments.warmup_draws(D, (6,), 0, 8, 4)

@@ -227,3 +227,53 @@ def test_fid_resamples_pair_up_into_the_paired_difference():
     diff = stats.fid_diff_ci(a, b, mu, sigma, seed=4, n_resamples=50)
     assert stats.interval(vb - va, bb - ba, 80) == diff
     assert stats.interval(va, ba, 80) == stats.fid_ci(a, mu, sigma, seed=4, n_resamples=50)
+
+
+def test_fid_resamples_at_gram_route_equals_the_covariance_route():
+    """Fewer distinct rows than features: the m x m Gram route gives the d x d route's FIDs."""
+    rng = np.random.default_rng(0)
+    feat, ref = rng.normal(size=(40, 64)), rng.normal(size=(200, 64)) * 1.3 + 0.2
+    mu, sigma = ref.mean(0), np.cov(ref, rowvar=False)
+    rows = [rng.integers(0, 40, 40) for _ in range(5)]
+    value, boots = stats.fid_resamples_at(feat, mu, sigma, rows)
+    from trajreg.fid import frechet_distance, statistics
+    assert value == pytest.approx(frechet_distance(*statistics(feat), mu, sigma), rel=1e-9)
+    for i, b in zip(rows, boots, strict=True):
+        assert b == pytest.approx(frechet_distance(*statistics(feat[i]), mu, sigma), rel=1e-6)
+    with pytest.raises(ValueError, match="rows must index"):
+        stats.fid_resamples_at(feat, mu, sigma, [np.array([0, 40])])
+
+
+def test_fid_resamples_at_matches_fid_resamples_with_the_same_indices():
+    rng = np.random.default_rng(1)
+    feat = rng.normal(size=(30, 8))
+    mu, sigma = np.zeros(8), np.eye(8)
+    v1, b1 = stats.fid_resamples(feat, mu, sigma, seed=3, n_resamples=20)
+    r = np.random.default_rng(3)
+    v2, b2 = stats.fid_resamples_at(feat, mu, sigma, [r.integers(0, 30, 30) for _ in range(20)])
+    assert v1 == pytest.approx(v2) and np.allclose(b1, b2)
+
+
+def test_precision_recall_separates_a_collapsed_set_from_a_faithful_one():
+    pytest.importorskip("prdc")
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(300, 8))
+    faithful = rng.normal(size=(300, 8))
+    collapsed = rng.normal(size=(300, 8)) * 0.2          # inside the real support, little spread
+    off = rng.normal(size=(300, 8)) + 6.0                  # outside it
+    f, c, o = (stats.precision_recall(real, x, k=5) for x in (faithful, collapsed, off))
+    assert f["precision"] > 0.8 and f["recall"] > 0.8
+    assert c["precision"] > 0.9 and c["recall"] < 0.3
+    assert o["precision"] < 0.05
+    with pytest.raises(ValueError, match="k must be"):
+        stats.precision_recall(real, faithful, k=0)
+
+
+def test_with_extra_spread_widens_and_shifts():
+    est = stats.Estimate(-10.0, -11.0, -9.0, 10_000)
+    zero = stats.with_extra_spread(est, np.zeros(4000), seed=0)
+    assert zero.lo == pytest.approx(-11.0, abs=0.1) and zero.hi == pytest.approx(-9.0, abs=0.1)
+    wide = stats.with_extra_spread(est, np.random.default_rng(0).normal(0, 3, 4000), shift=2.0)
+    assert wide.value == -8.0 and wide.hi - wide.lo > 2 * 1.96 * 3 and wide.lo < -8.0 < wide.hi
+    with pytest.raises(ValueError, match="extra"):
+        stats.with_extra_spread(est, np.zeros(3))

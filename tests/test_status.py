@@ -31,7 +31,7 @@ def anchor(word: str) -> dict:
 
 
 def test_the_primary_row_decides_and_disagreeing_secondary_rows_make_it_mixed():
-    rows = [row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost"),
+    rows = [row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost, with the warm-up draw"),
             row(FID8, "does not reproduce", metric="classifier FID", budget="NFE 8, dev cost", value=2.0),
             row(FID8, "inconclusive", metric="classifier FID", budget="NFE 8, dev cost", tier="fast"),
             anchor("holds")]
@@ -42,7 +42,7 @@ def test_the_primary_row_decides_and_disagreeing_secondary_rows_make_it_mixed():
 
 
 def test_a_failed_or_missing_anchor_makes_the_primary_metric_undecided():
-    primary = row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost")
+    primary = row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost, with the warm-up draw")
     failed = result([primary, anchor("does not hold")], FID8)
     assert failed.verdict == "inconclusive" and "no test of solving" in failed.reason
     assert not failed.mixed
@@ -53,7 +53,7 @@ def test_a_failed_or_missing_anchor_makes_the_primary_metric_undecided():
 def test_without_its_primary_measurement_a_claim_is_not_run():
     rows = [row(FID8, "does not reproduce", metric="classifier FID", budget="NFE 8, dev cost"),
             row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, l2 cost"),
-            row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost", tier="partial",
+            row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost, with the warm-up draw", tier="partial",
                 n=6_000)]
     r = result(rows, FID8)
     assert r.verdict == "not run here" and "primary measurement" in r.reason and r.deciding is None
@@ -93,7 +93,7 @@ def test_the_results_box_replaces_only_its_own_text(tmp_path):
 
 
 def test_the_headline_names_what_decided_and_what_disagrees():
-    rows = [row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost"),
+    rows = [row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost, with the warm-up draw"),
             row(FID8, "does not reproduce", metric="classifier FID", budget="NFE 8, dev cost", value=2.0),
             anchor("holds")]
     text = status.headline([r for r in status.rollup(rows) if not r.claim.ours])

@@ -27,7 +27,7 @@ from trajreg.trajectory import Trajectory
 
 __all__ = ["FLOOR", "HEADLINE", "SIZE_METHODS", "SOLVER_FREE", "TARGETS", "Scorer", "by_size",
            "compare_methods", "cross_solver", "gits_schedules", "image_sets", "paired_comparison",
-           "plain_errors", "portable_schedules", "set_images"]
+           "plain_errors", "portable_schedules", "set_images", "warmup_draws"]
 
 TARGETS = ("euler", "ipndm", "dpmpp_2m", "unipc")     # solvers a schedule is carried to
 # schedules that do not depend on the solver they are searched "for" (GITS prices Euler jumps)
@@ -45,6 +45,26 @@ def gits_schedules(warm: Trajectory, metrics: Sequence[str], max_steps: int,
     return {m: {K: warm.sigmas[path] for K, path in
                 gits.optimal_paths(gits.cost_matrix(warm, m), max_steps, gamma).items()}
             for m in metrics}
+
+
+def warmup_draws(D: Denoiser, shape: tuple, draws: int, warmup: int, max_steps: int, *,
+                 metric: str = "dev", gamma: float = gits.GAMMA, seed: int = 0, batch_size: int = 100,
+                 device: str = "cpu", progress: bool = False) -> list[dict[int, torch.Tensor]]:
+    """GITS schedules {K: K+1 sigmas} (K <= max_steps) from ``draws`` independent warm-up sets of
+    ``warmup`` noises: draw d uses seeds WARMUP_SEED + seed + d * warmup + (0..warmup-1), so
+    draw 0 is the warm-up set of Table 1's headline and no draw shares a noise with another."""
+    from trajreg.runs import WARMUP_SEED
+
+    if draws < 1 or warmup < 2 or max_steps < 1:
+        raise ValueError(f"need draws >= 1, warmup >= 2, max_steps >= 1; got draws={draws}, "
+                         f"warmup={warmup}, max_steps={max_steps}")
+    out = []
+    for d in range(draws):
+        first = WARMUP_SEED + seed + d * warmup
+        noise = data.noise(range(first, first + warmup), shape, device=device)
+        warm = gits.warmup(D, noise, gits.N_GRID, "ipndm", batch_size=batch_size, progress=progress)
+        out.append(gits_schedules(warm, (metric,), max_steps, gamma)[metric])
+    return out
 
 
 def paired_comparison(feat_a: np.ndarray, feat_b: np.ndarray, err_a: np.ndarray, err_b: np.ndarray,

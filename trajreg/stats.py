@@ -7,6 +7,8 @@ Tibshirani 1993): BCa for means and ratios, percentile where BCa is undefined (t
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import re
 import warnings
@@ -18,9 +20,10 @@ from scipy import stats as _st
 from trajreg import _numfmt
 
 __all__ = ["Estimate", "LEVEL", "class_flip_share", "class_histogram", "class_weights", "fid_ci",
-           "fid_diff_ci", "fid_matched_resamples", "fid_ratio_ci", "fid_resamples", "hist_chi2",
+           "fid_diff_ci", "fid_matched_resamples", "fid_ratio_ci", "fid_resamples", "fid_resamples_at",
+           "hist_chi2",
            "hist_distance", "interval", "kid", "mean_ci", "median_ci", "ode_error_summary", "paired_diff",
-           "paired_ratio", "share_ci", "sign_test"]
+           "paired_ratio", "precision_recall", "share_ci", "sign_test", "with_extra_spread"]
 
 LEVEL = 0.95
 _Z = float(_st.norm.ppf(0.5 + LEVEL / 2))  # 1.959963984540054
@@ -214,10 +217,26 @@ class _FrechetToRef:
             mu = w @ f / len(f)
             fc, gc = f - mu, g - w @ g / len(f)
             tr = (w @ fc ** 2).sum() / (len(f) - 1)
-            ev = np.linalg.eigvalsh(np.atleast_2d((gc * w[:, None]).T @ gc / (len(f) - 1)))
+            ev = self._cov_eigenvalues(np.asarray(i), gc, w, len(f))
             out.append(((mu - self.mu) ** 2).sum() + tr + self.trace_ref
                        - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
         return np.array(out, dtype=np.float64)
+
+
+    @staticmethod
+    def _cov_eigenvalues(i: np.ndarray, gc: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+        """Eigenvalues of sum_r w_r gc_r gc_r^T / (n - 1). With fewer distinct rows m than
+        features d (a bootstrap draws about 0.63 n distinct rows), its non-zero eigenvalues are
+        those of the m x m Gram matrix A A^T, A = sqrt(summed weights / (n - 1)) gc over distinct
+        rows: exact, and (m / d)^3 of the work."""
+        d = gc.shape[1]
+        if i.dtype.kind in "iu" and i.ndim == 1:
+            uniq, first, inv = np.unique(i, return_index=True, return_inverse=True)
+            if len(uniq) < d:
+                weight = np.bincount(inv, weights=w, minlength=len(uniq))
+                A = gc[first] * np.sqrt(weight / (n - 1))[:, None]
+                return np.linalg.eigvalsh(A @ A.T)
+        return np.linalg.eigvalsh(np.atleast_2d((gc * w[:, None]).T @ gc / (n - 1)))
 
 
 def _features(name: str, feat) -> np.ndarray:
@@ -247,6 +266,51 @@ def fid_resamples(feat, ref_mu, ref_sigma, *, seed: int = 0,
     rng, n = np.random.default_rng(seed), feat.shape[0]
     rows = [rng.integers(0, n, n) for _ in range(n_resamples)]
     return value, _FrechetToRef(ref_mu, ref_sigma).resamples(feat, rows)
+
+
+def fid_resamples_at(feat, ref_mu, ref_sigma, rows) -> tuple[float, np.ndarray]:
+    """FID of ``feat`` and of ``feat[i]`` for each index array i of ``rows``: the resamples of
+    :func:`fid_resamples` with index sets chosen by the caller (shared by sets that are paired)."""
+    from trajreg.fid import frechet_distance, statistics
+
+    feat = _features("feat", feat)
+    for i in rows:
+        if np.min(i) < 0 or np.max(i) >= len(feat):
+            raise ValueError(f"rows must index 0..{len(feat) - 1} of feat, got indices "
+                             f"{int(np.min(i))}..{int(np.max(i))}")
+    value = frechet_distance(*statistics(feat), ref_mu, ref_sigma)
+    return value, _FrechetToRef(ref_mu, ref_sigma).resamples(feat, rows)
+
+
+def precision_recall(real, fake, k: int = 5) -> dict[str, float]:
+    """Precision, recall (Kynkaenniemi et al. 2019), density and coverage (Naeem et al. 2020) of
+    ``fake`` features against ``real`` ones with k nearest neighbours (the ``prdc`` package)."""
+    try:
+        from prdc import compute_prdc
+    except ImportError as e:
+        raise ImportError("precision_recall needs the prdc package: pip install 'trajreg[inception]'") from e
+    r, f = _features("real", real), _features("fake", fake)
+    if r.shape[1] != f.shape[1]:
+        raise ValueError(f"real and fake must have the same feature size, got {r.shape[1]} and {f.shape[1]}")
+    if not 1 <= k < min(len(r), len(f)):
+        raise ValueError(f"k must be in 1..{min(len(r), len(f)) - 1}, got {k}")
+    with contextlib.redirect_stdout(io.StringIO()):      # prdc prints the set sizes
+        out = compute_prdc(real_features=r, fake_features=f, nearest_k=k)
+    return {key: float(v) for key, v in out.items()}
+
+
+def with_extra_spread(est: Estimate, extra: np.ndarray, *, shift: float = 0.0, seed: int = 0) -> Estimate:
+    """``est`` (a bootstrap interval whose resamples were not kept) with an independent source of
+    spread added: est.value + shift + e_b + extra_b, e_b normal with the sd of est's interval
+    (half-width / z), percentile interval over the resamples ``extra``."""
+    extra = np.asarray(extra, dtype=np.float64).ravel()
+    if extra.size < 10 or not np.isfinite(extra).all():
+        raise ValueError(f"extra must hold at least 10 finite resamples, got {extra.size}")
+    sd = (est.hi - est.lo) / (2 * _Z)
+    e = np.random.default_rng(seed).normal(0.0, sd, extra.size)
+    total = est.value + shift + e + (extra - np.median(extra))
+    lo, hi = np.quantile(total, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return Estimate(est.value + shift, float(lo), float(hi), est.n)
 
 
 def class_weights(labels, target) -> np.ndarray:
