@@ -53,8 +53,8 @@ def test_a_failed_or_missing_anchor_makes_the_primary_metric_undecided():
 def test_without_its_primary_measurement_a_claim_is_not_run():
     rows = [row(FID8, "does not reproduce", metric="classifier FID", budget="NFE 8, dev cost"),
             row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, l2 cost"),
-            row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost, with the warm-up draw", tier="partial",
-                n=6_000)]
+            row(FID8, "reproduces", metric="Inception FID", budget="NFE 8, dev cost, with the warm-up draw",
+                tier="partial", n=6_000)]
     r = result(rows, FID8)
     assert r.verdict == "not run here" and "primary measurement" in r.reason and r.deciding is None
 
