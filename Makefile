@@ -60,7 +60,7 @@ book-fast: $(SETUP_STAMP) status
 
 # The reproduction status page, generated from the rows the executed notebooks record.
 status: $(SETUP_STAMP)
-	$(BIN)/python -m trajreg.status book/status.md --intro book/intro.md
+	$(BIN)/python -m trajreg.status book/status.md --intro book/intro.md --fid book/fid.md
 
 # Runs every suite even if one fails, and fails if any did.
 test: setup

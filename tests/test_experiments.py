@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (notebook, benchmark): the experiments functions both must call
 SAME_CODE = {
     ("tab01_fid_nfe", "table1_large"): ("gits_schedules", "paired_comparison"),
+    ("tab01_fid_nfe", "warmup_draws"): ("warmup_draws",),
     ("beyond_optimality_gap", "beyond_large"): ("compare_methods",),
     ("beyond_portability", "portability"): ("cross_solver", "by_size"),
 }

@@ -101,3 +101,21 @@ def test_the_headline_names_what_decided_and_what_disagrees():
     failed = status.headline([r for r in status.rollup(rows[:2] + [anchor("does not hold")])
                               if not r.claim.ours])
     assert "decides no budget yet" in failed and "no test of solving" in failed
+
+
+def test_the_anchor_box_of_the_fid_page_shows_the_stored_anchor_and_each_gate(tmp_path):
+    """book/fid.md's anchor box comes from results/cpu/fid_anchor.jsonl (stored numbers, one line
+    per gate); without the file it says how to run it; write_box refuses a page without markers."""
+    from trajreg import results, status
+
+    box = status.anchor_box(tmp_path)
+    assert "not been run" in box and box.startswith(status.ANCHOR_START)
+    stored = results.read(results.ROOT / "results" / "cpu" / "fid_anchor.jsonl")
+    if stored:
+        box = status.anchor_box(results.ROOT)
+        assert f"{stored[0]['inception_fid'].value:.3g}"[:3] in box
+        assert box.count("| `anchor.") == len(stored[0]["gate"])
+    page = tmp_path / "fid.md"
+    page.write_text("no markers")
+    with pytest.raises(ValueError, match="anchor-box"):
+        status.write_box(page, box, (status.ANCHOR_START, status.ANCHOR_END))

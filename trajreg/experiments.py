@@ -27,7 +27,7 @@ from trajreg.trajectory import Trajectory
 
 __all__ = ["FLOOR", "HEADLINE", "SIZE_METHODS", "SOLVER_FREE", "TARGETS", "Scorer", "by_size",
            "compare_methods", "cross_solver", "gits_schedules", "image_sets", "paired_comparison",
-           "plain_errors", "portable_schedules", "set_images", "warmup_draws"]
+           "plain_errors", "portable_schedules", "set_images", "warmup_draws", "with_warmup_draw"]
 
 TARGETS = ("euler", "ipndm", "dpmpp_2m", "unipc")     # solvers a schedule is carried to
 # schedules that do not depend on the solver they are searched "for" (GITS prices Euler jumps)
@@ -65,6 +65,14 @@ def warmup_draws(D: Denoiser, shape: tuple, draws: int, warmup: int, max_steps: 
         warm = gits.warmup(D, noise, gits.N_GRID, "ipndm", batch_size=batch_size, progress=progress)
         out.append(gits_schedules(warm, (metric,), max_steps, gamma)[metric])
     return out
+
+
+def with_warmup_draw(diff: stats.Estimate, warmup_row: dict, *, seed: int = 0) -> stats.Estimate:
+    """A headline difference GITS - polynomial (its interval over evaluation noises only) with the
+    warm-up draw added: shifted by the mean over draws of GITS(draw) - GITS(draw 0) and widened by
+    its paired resamples (a row of benchmarks/warmup_draws.py, ``warmup_part``)."""
+    part = warmup_row["warmup_part"]
+    return stats.with_extra_spread(diff, np.asarray(part["resamples"]), shift=part["value"], seed=seed)
 
 
 def paired_comparison(feat_a: np.ndarray, feat_b: np.ndarray, err_a: np.ndarray, err_b: np.ndarray,

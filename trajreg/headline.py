@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from trajreg import experiments
 from trajreg import results as _results
 from trajreg.stats import Estimate
 
@@ -41,7 +42,8 @@ def _rows(path: Path) -> list[dict]:
 
 def grid(results: str | Path, cost: str = "dev", nfes: tuple[int, ...] = (5, 6, 8, 10)) -> pd.DataFrame:
     """NFE x {Inception FID (primary), classifier FID, ODE error[, anchor]} from ``results``
-    (a folder holding table1_large.jsonl, inception_headline.jsonl and, if run, fid_anchor.jsonl)."""
+    (a folder holding table1_large.jsonl, inception_headline.jsonl and, if run, fid_anchor.jsonl and
+    warmup_draws.jsonl: then the primary column has the warm-up draw in its interval)."""
     if cost not in ("dev", "l2"):
         raise ValueError(f"cost must be 'dev' or 'l2', got {cost!r}")
     results = Path(results)
@@ -50,12 +52,18 @@ def grid(results: str | Path, cost: str = "dev", nfes: tuple[int, ...] = (5, 6, 
     clf = {r["nfe"]: r for r in _rows(results / "table1_large.jsonl") if r["schedule"] == name}
     if not inc and not clf:
         raise FileNotFoundError(f"no Table 1 large-tier results for {name} under {results}")
+    draws = ({r["nfe"]: r for r in _rows(results / "warmup_draws.jsonl")}
+             if cost == "dev" and (results / "warmup_draws.jsonl").is_file() else {})
     anchor = {g["nfe"]: g for a in _rows(results / "fid_anchor.jsonl") for g in a["gate"]
               if g["metric"] == "inception"}
     out = {}
     for n in nfes:
         row = {}
-        if n in inc:
+        if n in inc and n in draws:
+            row["Inception FID (primary: with the warm-up draw)"] = cell(
+                experiments.with_warmup_draw(inc[n]["fid_diff_vs_polynomial"], draws[n]), 1)
+            row["Inception FID, one warm-up draw"] = cell(inc[n]["fid_diff_vs_polynomial"], 1)
+        elif n in inc:
             row["Inception FID (primary)"] = cell(inc[n]["fid_diff_vs_polynomial"], 1)
         if n in clf:
             vs = clf[n]["vs_polynomial"]

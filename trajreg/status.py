@@ -1,8 +1,9 @@
 """The reproduction status page and the landing page's results box, from the roll-up of every
 page's rows (:mod:`trajreg.verdicts`: one verdict per claim, decided by its primary row).
 
-``python -m trajreg.status book/status.md [--intro book/intro.md]`` writes the status page and the
-results box of the landing page (between its ``results-box`` markers).
+``python -m trajreg.status book/status.md [--intro book/intro.md] [--fid book/fid.md]`` writes the
+status page, the results box of the landing page (between its ``results-box`` markers) and the
+FID anchor's box of book/fid.md (``anchor-box`` markers).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ COLOURS = {"reproduces": "#1a7f37", "stronger than the paper": "#1a7f37", "weake
            "does not reproduce": "#cf222e", "inconclusive": "#57606a", "not run here": "#57606a",
            "illustration": "#57606a", "holds": "#0550ae", "does not hold": "#0550ae"}
 BOX_START, BOX_END = "<!-- results-box:start -->", "<!-- results-box:end -->"
+ANCHOR_START, ANCHOR_END = "<!-- anchor-box:start -->", "<!-- anchor-box:end -->"
 
 
 def rows_from_notebooks(root: str | Path = ".") -> list[dict]:
@@ -263,12 +265,41 @@ def results_box(root: str | Path = ".", prefix: str = "../notebooks/") -> str:  
     return "\n".join(lines)
 
 
-def write_box(intro: Path, box: str) -> None:
-    """Replace the text between the results-box markers of ``intro``."""
+def anchor_box(root: str | Path = ".") -> str:
+    """The FID anchor for book/fid.md: the converged solution's FIDs from results/cpu/fid_anchor.jsonl
+    and each gate's verdict as the Table 1 page decided it."""
+    from trajreg import results as _results
+
+    root = Path(root)
+    rows = _results.read(root / "results" / "cpu" / "fid_anchor.jsonl")
+    lines = [ANCHOR_START, ""]
+    if not rows:
+        lines += ["The anchor has not been run yet: `python benchmarks/fid_anchor.py --n 10000`.", "", ANCHOR_END]
+        return "\n".join(lines)
+    a, prov = rows[0], rows[0]["provenance"]
+    carried = a.get("inception_fid_extrapolated_to_n")
+    size = (f"{prov['n']:,} samples, carried to 10,000 by the 1/n fit" if carried else f"{prov['n']:,} samples")
+    verdicts = {r.claim.id: r.verdict for r in rollup(rows_from_notebooks(root)) if r.claim.id.startswith("anchor.")}
+    lines += [f"Measured (stored results, commit {prov['commit'][:10]}, {prov['hardware']}): the converged "
+              f"solution (iPNDM, {a['steps']} steps) scores an Inception FID of "
+              f"{_tables.fmt_interval(a['inception_fid'])} ({size}) and a classifier FID of "
+              f"{_tables.fmt_interval(a['classifier_fid'])}; its distance to a {a['convergence']['fine_steps']}-step "
+              f"solution is {_tables.fmt(a['convergence']['converged'].value)} per pixel.", "",
+              "| gate | best few-step set | its FID − converged | verdict (*holds*: the metric tests solving here) |", "|---|---|---|---|"]
+    for g in a["gate"]:
+        lines.append(f"| `{g['claim']}` | {g['best_schedule']}, NFE {g['nfe']} | "
+                     f"{_tables.fmt_interval(g['diff_vs_converged'])} | {verdicts.get(g['claim'], 'not run here')} |")
+    lines += ["", ANCHOR_END]
+    return "\n".join(lines)
+
+
+def write_box(intro: Path, box: str, markers: tuple[str, str] = (BOX_START, BOX_END)) -> None:
+    """Replace the text between the ``markers`` (default: the results box's) of ``intro``."""
     text = intro.read_text()
-    if BOX_START not in text or BOX_END not in text:
-        raise ValueError(f"{intro} has no {BOX_START} ... {BOX_END} markers")
-    pattern = re.compile(re.escape(BOX_START) + ".*?" + re.escape(BOX_END), re.S)
+    start, end = markers
+    if start not in text or end not in text:
+        raise ValueError(f"{intro} has no {start} ... {end} markers")
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     intro.write_text(pattern.sub(lambda _: box, text))
 
 
@@ -281,11 +312,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("out", help="markdown file to write, e.g. book/status.md")
     p.add_argument("--root", default=".", help="repository root (holds _toc.yml, notebooks/)")
     p.add_argument("--intro", help="landing page whose results box to rewrite, e.g. book/intro.md")
+    p.add_argument("--fid", help="page whose anchor box to rewrite, e.g. book/fid.md")
     a = p.parse_args(argv)
     Path(a.out).write_text(status_page(a.root))
     if a.intro:
         write_box(Path(a.intro), results_box(a.root))
-    print(json.dumps({"wrote": [a.out] + ([a.intro] if a.intro else [])}))
+    if a.fid:
+        write_box(Path(a.fid), anchor_box(a.root), (ANCHOR_START, ANCHOR_END))
+    print(json.dumps({"wrote": [a.out] + [x for x in (a.intro, a.fid) if x]}))
 
 
 if __name__ == "__main__":
