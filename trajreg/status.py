@@ -274,21 +274,27 @@ def anchor_box(root: str | Path = ".") -> str:
     rows = _results.read(root / "results" / "cpu" / "fid_anchor.jsonl")
     lines = [ANCHOR_START, ""]
     if not rows:
-        lines += ["The anchor has not been run yet: `python benchmarks/fid_anchor.py --n 10000`.", "", ANCHOR_END]
+        lines += ["The anchor has not been run yet: `python benchmarks/fid_anchor.py --n 10000`.", "",
+                  ANCHOR_END]
         return "\n".join(lines)
     a, prov = rows[0], rows[0]["provenance"]
-    carried = a.get("inception_fid_extrapolated_to_n")
-    size = (f"{prov['n']:,} samples, carried to 10,000 by the 1/n fit" if carried else f"{prov['n']:,} samples")
-    verdicts = {r.claim.id: r.verdict for r in rollup(rows_from_notebooks(root)) if r.claim.id.startswith("anchor.")}
+    size = f"{prov['n']:,} samples"
+    if a.get("inception_fid_extrapolated_to_n"):
+        size += ", carried to 10,000 by the 1/n fit"
+    verdicts = {r.claim.id: r.verdict for r in rollup(rows_from_notebooks(root))
+                if r.claim.id.startswith("anchor.")}
+    conv = a["convergence"]
     lines += [f"Measured (stored results, commit {prov['commit'][:10]}, {prov['hardware']}): the converged "
               f"solution (iPNDM, {a['steps']} steps) scores an Inception FID of "
               f"{_tables.fmt_interval(a['inception_fid'])} ({size}) and a classifier FID of "
-              f"{_tables.fmt_interval(a['classifier_fid'])}; its distance to a {a['convergence']['fine_steps']}-step "
-              f"solution is {_tables.fmt(a['convergence']['converged'].value)} per pixel.", "",
-              "| gate | best few-step set | its FID − converged | verdict (*holds*: the metric tests solving here) |", "|---|---|---|---|"]
+              f"{_tables.fmt_interval(a['classifier_fid'])}; its distance to a {conv['fine_steps']}-step "
+              f"solution is {_tables.fmt(conv['converged'].value)} per pixel.", "",
+              "| gate | best few-step set | its FID − converged | verdict (*holds*: the metric tests "
+              "solving here) |", "|---|---|---|---|"]
     for g in a["gate"]:
+        verdict = verdicts.get(g["claim"], "not run here")
         lines.append(f"| `{g['claim']}` | {g['best_schedule']}, NFE {g['nfe']} | "
-                     f"{_tables.fmt_interval(g['diff_vs_converged'])} | {verdicts.get(g['claim'], 'not run here')} |")
+                     f"{_tables.fmt_interval(g['diff_vs_converged'])} | {verdict} |")
     lines += ["", ANCHOR_END]
     return "\n".join(lines)
 
