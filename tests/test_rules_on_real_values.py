@@ -310,14 +310,25 @@ def rare_class(dim: int = 16) -> GaussianMixtureDenoiser:
     return GaussianMixtureDenoiser([127, 1], [common, GaussianDenoiser(far, 0.01 * torch.eye(dim).double())])
 
 
-TAB06_DENOISERS = {"mixture": lambda: GaussianMixtureDenoiser.example(16, 4), "rare class": rare_class}
+def mixed_scales(dim: int = 16) -> GaussianMixtureDenoiser:
+    """Four equally likely classes of random covariance, spreads 0.05, 0.3, 1 and 3 (means of scale 1)."""
+    g = torch.Generator().manual_seed(0)
+    means = torch.randn(4, dim, generator=g, dtype=torch.float64)
+    covs = []
+    for spread in (0.05, 0.3, 1.0, 3.0):
+        A = torch.randn(dim, dim, generator=g, dtype=torch.float64)
+        covs.append(A @ A.T / dim * spread ** 2 + 1e-3 * torch.eye(dim, dtype=torch.float64))
+    return GaussianMixtureDenoiser.from_covs(torch.ones(4), means, torch.stack(covs), dtype=torch.float64)
+
+
+TAB06_DENOISERS = {"mixed scales": mixed_scales, "rare class": rare_class}
 
 
 @pytest.mark.parametrize("nfe", [5, 8])
 def test_tab06_rule_tells_a_shrinking_spread_from_a_growing_one(nfe):
-    """The book's mixture: larger subsets agree more (slope -0.45): reproduces; a rare far class: a
-    subset holding one of its samples stops at sigma 11-22, and larger ones hold more (+0.35): does not."""
+    """Classes of mixed spreads: larger subsets agree more (slope -0.35, -0.50): reproduces; a rare far
+    class stops a subset that draws it at sigma 11-22, and larger subsets draw it more (+0.35): does not."""
     c = paper.claim(f"tab06.warmup_spread.nfe{nfe}")
-    shrinking, growing = spread_slopes("mixture")[nfe], spread_slopes("rare class")[nfe]
+    shrinking, growing = spread_slopes("mixed scales")[nfe], spread_slopes("rare class")[nfe]
     assert shrinking.hi < 0 and c.decide(shrinking) == "reproduces"
     assert growing.lo > 0 and c.decide(growing) == "does not reproduce"
