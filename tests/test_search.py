@@ -45,7 +45,7 @@ def test_every_method_gives_a_valid_schedule_no_worse_than_twice_polynomial(gaus
     assert float(s[0]) == 80.0 and float(s[-1]) == pytest.approx(0.002)
     assert (s[1:] < s[:-1]).all()
     assert r.method == method and r.seconds >= 0 and r.nfe >= 0
-    assert (r.nfe == 0) == (method in search.FIXED)
+    assert (r.nfe == 0) == (method in search.MODEL_FREE)
     assert err(gauss, s, solver) <= 2 * err(gauss, schedules.polynomial(5), solver)
     assert search.as_diffusers(s)[-1] == 0.0 and len(search.as_list(s)) == 5
 
@@ -195,7 +195,7 @@ def test_every_method_takes_the_same_options(gauss, method):
     assert len(r.sigmas) == 4
 
 
-@pytest.mark.parametrize("method", [m for m in search.METHODS if m not in search.FIXED])
+@pytest.mark.parametrize("method", [m for m in search.METHODS if m not in search.MODEL_FREE])
 @pytest.mark.parametrize("bad", ["shape", "nan"])
 def test_a_broken_denoiser_raises_instead_of_yielding_a_schedule(gauss, method, bad):
     D, noise, _ = gauss

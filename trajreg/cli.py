@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schedule", formatter_class=_formatter,
                        help="a K-step schedule from any search method",
                        description="A K-step schedule from one of the search methods of trajreg.search "
-                       "(search NFE and seconds go to stderr, the schedule to stdout).")
+                       "(search NFE and seconds go to stderr, the schedule to stdout); "
+                       f"{', '.join(search.MODEL_FREE)} need no model.")
     s.add_argument("--method", default="gits-dev", choices=list(search.METHODS),
                    help="search method (gits-dev: GITS with the official code's cost)")
     s.add_argument("--solver", default="ipndm", choices=list(solvers.SOLVERS),
@@ -121,7 +122,7 @@ def _check_device(device: str) -> None:
 
 def _check(a: argparse.Namespace) -> None:
     """Every argument of a schedule command, before anything is loaded (ValueError naming it)."""
-    from trajreg import adapters, models, search
+    from trajreg import models, search
 
     method = getattr(a, "method", "gits-dev")
     if a.model is not None and a.model not in models.MODELS:
@@ -152,7 +153,7 @@ def _check(a: argparse.Namespace) -> None:
     if getattr(a, "grid", None) is not None and method not in GRID_METHODS and a.command == "schedule":
         _fail(f"--grid does not apply to --method {method} (grid methods: {', '.join(GRID_METHODS)})")
     given = getattr(a, "given", set())
-    unused = {"--warmup", "--batch-size", "--seed"} if method in search.FIXED else set()
+    unused = {"--warmup", "--batch-size", "--seed"} if method in search.MODEL_FREE else set()
     if a.command == "schedule" and method not in ("gits-l2", "gits-dev"):
         unused.add("--gamma")
     if a.prompts is None and "--guidance" in given:
@@ -165,8 +166,10 @@ def _check(a: argparse.Namespace) -> None:
         _fail(f"--method exhaustive would enumerate {math.comb(n - 2, a.steps - 1):,} schedules on a "
               f"{n}-point grid; lower --grid or --steps")
     if a.prompts is not None:
+        from trajreg import adapters  # imports diffusers: only for a pipeline
+
         a.prompt_list = adapters.read_prompts(a.prompts)
-    if method not in search.FIXED:
+    if method not in search.MODEL_FREE:
         _check_device(a.device)
     if a.pipeline is not None:
         from pathlib import Path
@@ -226,10 +229,10 @@ class _Model:
 
 def _load(a: argparse.Namespace, needs_model: bool) -> Any:
     """The registered model or the adapted pipeline (``needs_model`` False: only its sigma range)."""
-    from trajreg import adapters
-
     if a.pipeline is None:
         return _Model(a.model or "fmnist-edm", a.device, needs_model)
+    from trajreg import adapters
+
     return adapters.load(a.pipeline, getattr(a, "prompt_list", None), guidance_scale=a.guidance,
                          device=a.device if needs_model else "cpu")
 
@@ -259,7 +262,7 @@ def _run_search(a: argparse.Namespace, model: Any) -> tuple[Any, float]:
 
     method, K = a.method, a.steps
     kw: dict[str, Any] = {"sigma_min": model.sigma_min, "sigma_max": model.sigma_max}
-    if method in search.FIXED:
+    if method in search.MODEL_FREE:
         r = search.search(method, lambda x, s: x, torch.zeros(1, 1), K, a.solver, **kw)
         return r, r.seconds
     B, bs = a.warmup, a.batch_size or 64 * getattr(model, "n_prompts", 1)
@@ -319,10 +322,10 @@ def _schedule(a: argparse.Namespace) -> None:
     from trajreg import search
 
     _check(a)
-    model = _load(a, a.method not in search.FIXED)
+    model = _load(a, a.method not in search.MODEL_FREE)
     _check_model(a, model)
     r, seconds = _run_search(a, model)
-    where = "no model" if a.method in search.FIXED else a.device
+    where = "no model" if a.method in search.MODEL_FREE else a.device
     print(f"{a.method}: search NFE {r.nfe} ({r.nfe / a.warmup:.0f} per sample), {seconds:.1f} s on {where}",
           file=sys.stderr)
     meta = {"method": a.method, "solver": a.solver, "model": a.pipeline or a.model or "fmnist-edm",

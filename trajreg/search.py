@@ -5,6 +5,9 @@ from sigma_max (80) to sigma_min (0.002), and records what the search cost (deno
 counted per sample, wall time):
 
 - "polynomial" (EDM rho = 7), "logsnr", "uniform" (VP time-uniform): fixed formulas, no search.
+- "dmn", "hso": schedules optimised without model calls (``trajreg.model_free``): DMN (Xue et al.
+  2024), a bound on a multistep exponential solver's error, and HSO (Zhu et al. 2026), a midpoint
+  error proxy under a search over rho. Solver-agnostic; NFE 0, their optimisation's seconds charged.
 - "gits-l2", "gits-dev": GITS (Chen et al., ICML 2024, Alg. 1) with the paper's or the official
   code's cost (``trajreg.gits``).
 - "gits-propagated": the GITS DP with c[i, j] the error at sigma_min after the teacher continues
@@ -51,12 +54,12 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from trajreg import _validate, gits, refine, schedules, solvers
+from trajreg import _validate, gits, model_free, refine, schedules, solvers
 from trajreg.denoisers import Counted, Denoiser
 from trajreg.schedules import SIGMA_MAX, SIGMA_MIN
 from trajreg.trajectory import Trajectory
 
-__all__ = ["FIXED", "METHODS", "STEPPERS", "Options", "SearchResult", "Shared", "as_diffusers",
+__all__ = ["FIXED", "METHODS", "MODEL_FREE", "STEPPERS", "Options", "SearchResult", "Shared", "as_diffusers",
            "as_k_diffusion", "as_list", "coarse_grid", "ode_errors", "oss_nfe", "propagated_cost",
            "reference", "schedule", "search"]
 
@@ -64,6 +67,7 @@ STEPPERS = ("euler", "ipndm")             # solvers the solver-aware searches st
 SOLVERS = STEPPERS                        # old name, kept for trajreg.cli until it moves to STEPPERS
 N_REFERENCE = 100                         # steps of the reference solutions (iPNDM, polynomial)
 FIXED = ("polynomial", "logsnr", "uniform")
+MODEL_FREE = (*FIXED, "dmn", "hso")       # methods that never call the model (search NFE 0)
 N_PROPAGATED = 21                         # default grid of "gits-propagated" (cost ~ B N^3 / 6)
 N_COARSE = 16                             # default grid of "exhaustive"
 as_list, as_diffusers, as_k_diffusion = gits.as_list, gits.as_diffusers, gits.as_k_diffusion
@@ -552,6 +556,25 @@ def _ays(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> d
 
 
 METHODS["ays"] = _ays
+
+
+# --- schedules optimised without model calls (issue 23; the algorithms are trajreg.model_free) ----
+
+
+def _model_free(name: str) -> Callable[..., dict]:
+    fn = {"dmn": model_free.dmn, "hso": model_free.hso}[name]
+
+    def method(D: Denoiser, noise: torch.Tensor, K: int, solver: str, o: Options) -> dict:
+        _check_K(K)
+        key = (name, K, o.sigma_min, o.sigma_max)
+        return {"sigmas": o.shared.get(key, D, lambda _: fn(K, o.sigma_min, o.sigma_max)).clone()}
+    method.__doc__ = (f"``model_free.{name}`` with K steps between o.sigma_max and o.sigma_min (no model "
+                      "calls; computed once per ``Shared`` and charged its seconds on reuse).")
+    return method
+
+
+METHODS["dmn"] = _model_free("dmn")
+METHODS["hso"] = _model_free("hso")
 
 
 def search(method: str, denoiser: Denoiser, noise: torch.Tensor, K: int, solver: str = "ipndm",
