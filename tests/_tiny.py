@@ -39,11 +39,11 @@ def _vae(latent_channels: int = 4, **kw):
                          up_block_types=("UpDecoderBlock2D",), sample_size=8, **kw)
 
 
-def pixel(folder: Path, prediction_type: str = "epsilon") -> Path:
-    """DDPMPipeline: UNet2DModel (3 x 8 x 8) on a linear-beta DDPM schedule."""
+def pixel(folder: Path, prediction_type: str = "epsilon", seed: int = 0) -> Path:
+    """DDPMPipeline: UNet2DModel (3 x 8 x 8) on a linear-beta DDPM schedule, weights drawn from ``seed``."""
     from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 16),
                        layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D"),
                        up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4)

@@ -21,9 +21,9 @@ __all__ = ["PRESENTATION", "cached", "model_key", "source_hash", "sources"]
 
 T = TypeVar("T")
 PACKAGE = Path(__file__).parent
-# Modules that only present results (text, tables, figures, the command line, the claim registry and the
-# statistics of reported numbers): a cached result never depends on them.
-PRESENTATION = frozenset({"cli", "paper", "plotting", "report", "results", "stats", "tables"})
+# Modules that only present results (text, tables, figures, the command line, the report site, the claim
+# registry and the statistics of reported numbers): a cached result never depends on them.
+PRESENTATION = frozenset({"cli", "model_report", "paper", "plotting", "report", "results", "stats", "tables"})
 
 
 def sources() -> list[Path]:

@@ -1,5 +1,6 @@
 """Command line: ``trajreg schedule`` (any search method of ``trajreg.search`` on a registered model or
-a diffusers pipeline folder), ``trajreg gits`` (GITS with its own options), and the commands of
+a diffusers pipeline folder), ``trajreg gits`` (GITS with its own options), ``trajreg report`` (the
+paper's analysis pages on one model, ``trajreg.model_report``), and the commands of
 ``trajreg.train``, ``trajreg.fid`` and ``trajreg.distributed`` (``train``, ``fid``, ``distributed``).
 
 Every argument is checked before any model is loaded or run; a user error ends in one line
@@ -59,7 +60,7 @@ def _shared(p: argparse.ArgumentParser, warmup: int) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from trajreg import gits, search, solvers
+    from trajreg import gits, models, search, solvers
 
     p = argparse.ArgumentParser(prog="trajreg", formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description=(
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "defaults: trajreg schedule --model fmnist-edm --method gits-dev --steps 5 --solver ipndm "
         "--warmup 32 --format list\n          trajreg gits --model fmnist-edm --steps 5 --warmup 256 "
         "--grid 61 --teacher ipndm --metric dev --gamma 1.15\n"
+        "          trajreg report --out trajreg-report (the book's sizes; --small for a quick one)\n"
         "'trajreg COMMAND --help' lists every option of a command with its default."))
     sub = p.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     s = sub.add_parser("schedule", formatter_class=_formatter,
@@ -93,6 +95,25 @@ def _parser() -> argparse.ArgumentParser:
                    help="jump cost: dev (official code) or l2 (the paper's text)")
     g.add_argument("--gamma", type=float, default=gits.GAMMA)
     _shared(g, gits.N_WARMUP)
+    r = sub.add_parser("report", formatter_class=_formatter, help="the regularity report of a model: the "
+                       "paper's analysis pages run on it, built into a small site",
+                       description="The paper's analysis pages (Fig. 2 deviation, Fig. 3 explained "
+                       "variance, Fig. 4 projection, curvature and torsion, the GITS schedule and its gap to "
+                       "polynomial) executed with papermill on one model into DIR/notebooks and built into a "
+                       "Jupyter Book in DIR/_build/html. Verdicts on your model are companion findings about "
+                       "it, decided by the paper's rules, not reproductions of the paper.")
+    m = r.add_argument_group("model (one of)")
+    m.add_argument("--pipeline", default=None, metavar="PATH", help="a local diffusers pipeline folder "
+                   "(UNet on a DDPM/DDIM schedule, Stable Diffusion style, or SD3-style flow matching)")
+    m.add_argument("--model", default=None, metavar="NAME", help="a registered model: "
+                   f"{', '.join(sorted(models.MODELS))} (fmnist-edm: the main book's numbers)")
+    m.add_argument("--prompts", default=None, metavar="FILE",
+                   help="prompts, one per line (text-conditioned pipelines; guidance 7.5)")
+    r.add_argument("--out", default="trajreg-report", metavar="DIR", help="report folder (new, empty or "
+                   "an earlier report)")
+    r.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    r.add_argument("--small", action="store_true", help="small sizes (32 trajectories, 32 warm-up samples, "
+                   "...) instead of the book's (128 trajectories, 256 warm-up samples, ...)")
     sub.add_parser("train", help="train the embedded model (trajreg train --help)", add_help=False)
     sub.add_parser("fid", help="FID tools (trajreg fid --help)", add_help=False)
     sub.add_parser("distributed", add_help=False, help="sharded sampling and GITS warm-up under torchrun "
@@ -355,6 +376,83 @@ def _gits(a: argparse.Namespace) -> None:
                              "search_seconds": round(seconds, 3)})
 
 
+def _check_report(a: argparse.Namespace) -> None:
+    """Every argument of ``trajreg report``, before any notebook runs (ValueError naming it)."""
+    import importlib.util
+    from pathlib import Path
+
+    from trajreg import model_report, models
+
+    if a.pipeline is None and a.model is None:
+        _fail("give the model: --pipeline PATH (a diffusers folder) or --model NAME (a registered model)")
+    if a.pipeline is not None and a.model is not None:
+        _fail("give --pipeline or --model, not both")
+    if a.model is not None and a.model not in models.MODELS:
+        _fail(f"--model {a.model!r} is not registered; choose one of {', '.join(sorted(models.MODELS))} "
+              "or give a diffusers folder with --pipeline")
+    if a.prompts is not None and a.pipeline is None:
+        _fail("--prompts goes with a text-conditioned --pipeline")
+    if a.pipeline is not None and not (Path(a.pipeline) / "model_index.json").is_file():
+        _fail(f"--pipeline {a.pipeline!r} is not a diffusers pipeline folder (no model_index.json); save one "
+              "with pipe.save_pretrained(folder)")
+    if a.prompts is not None:
+        from trajreg import adapters
+
+        a.prompt_list = adapters.read_prompts(a.prompts)
+    _check_device(a.device)
+    model_report.check_out(Path(a.out))
+    missing = [m for m in ("papermill", "nbformat", "jupyter_book") if importlib.util.find_spec(m) is None]
+    if missing:
+        _fail(f"trajreg report needs {', '.join(missing)}: pip install 'trajreg[book]'")
+    model_report.notebooks_dir()
+
+
+def _short(key: str) -> str:
+    """A cache key "name@sha256" with the first 16 hex digits of its checksum."""
+    name, _, sha = key.partition("@")
+    return f"{name}@{sha[:16]}…" if sha else name
+
+
+def _report(a: argparse.Namespace) -> None:
+    """``trajreg report``: check everything, load the model once to check it, then run the pages."""
+    from pathlib import Path
+
+    from trajreg import adapters, cache, model_report, runs
+
+    _check_report(a)
+    about, n_prompts, prompts = {}, 1, ""
+    if a.pipeline is not None:
+        plist = getattr(a, "prompt_list", None)
+        m = adapters.load(a.pipeline, plist, device="cpu")        # kind, prompts, prediction type
+        spec = runs.PIPELINE + str(Path(a.pipeline).resolve())
+        prompts = str(Path(a.prompts).resolve()) if a.prompts else ""
+        n_prompts = m.n_prompts
+        about = {"kind": m.kind, "sample shape": " × ".join(map(str, m.shape)),
+                 "sigma range": f"{m.sigma_min:.4g} to {m.sigma_max:.4g} (EDM's sigma; data range "
+                 f"{m.data_range or 'unbounded'})"}
+        if plist:
+            about["prompts"] = f"{len(plist)} from {prompts} (guidance {adapters.GUIDANCE:g})"
+        about["cache key"] = _short(runs.pipeline_key(a.pipeline, plist))
+        del m
+    else:
+        spec = a.model
+        _Model(a.model, "cpu", True)                              # its weights load and verify
+        about = {"cache key": _short(cache.model_key(a.model))}
+
+    def log(line: str) -> None:
+        print(f"trajreg report: {line}", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    try:
+        index = model_report.run(spec, a.out, prompts=prompts, device=a.device, small=a.small,
+                                 n_prompts=n_prompts, about=about, log=log)
+    except model_report.ReportError as e:
+        print(f"trajreg report: error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    log(f"done in {time.perf_counter() - start:.0f} s; open {index}")
+    print(index)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trajreg`` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -377,7 +475,7 @@ def main(argv: list[str] | None = None) -> None:
         p.print_help(sys.stderr)
         raise SystemExit(2)
     try:
-        {"schedule": _schedule, "gits": _gits}[a.command](a)
+        {"schedule": _schedule, "gits": _gits, "report": _report}[a.command](a)
     except (ValueError, OSError, ImportError) as e:
         print(f"trajreg {a.command}: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

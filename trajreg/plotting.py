@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
@@ -14,9 +15,21 @@ from matplotlib.axes import Axes
 __all__ = ["CONTENT_PX", "DPI", "MODEL_LABELS", "RC", "SMALLEST_FONT_PT", "SOLVER_LABELS", "STYLE_MARK",
            "band", "sig3", "sigma_axis", "style", "use_style"]
 
-# Names the pages print for registered models and solvers (a name not listed prints as itself).
-MODEL_LABELS = {"fmnist-edm": "learned (EDM UNet, Fashion-MNIST)",
-                "kde-fmnist": "KDE optimal (60k Fashion-MNIST)"}
+
+class _ModelLabels(dict):
+    """Labels of registered models; ``get`` names a "pipeline:<path>" model "your learned model
+    (<folder>)" (a network: the claims whose primary row is the learned model's apply to it)."""
+
+    def get(self, name, default=None):
+        if isinstance(name, str) and name.startswith("pipeline:") and name not in self:
+            return f"your learned model ({Path(name[len('pipeline:'):]).name or name})"
+        return super().get(name, default)
+
+
+# Names the pages print for registered models and solvers (a name not listed prints as itself; a
+# diffusers folder given as "pipeline:<path>" prints as "your learned model (<folder name>)").
+MODEL_LABELS = _ModelLabels({"fmnist-edm": "learned (EDM UNet, Fashion-MNIST)",
+                             "kde-fmnist": "KDE optimal (60k Fashion-MNIST)"})
 SOLVER_LABELS = {"euler": "DDIM (Euler)", "ipndm": "iPNDM", "dpmpp_3m": "DPM-Solver++(3M)",
                  "unipc": "UniPC", "deis": "DEIS-tAB3", "dpm2": "DPM-Solver-2", "heun": "Heun (EDM)"}
 
