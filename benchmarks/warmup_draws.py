@@ -12,8 +12,9 @@ the Inception FID against the headline's reference (first 10,000 training images
 ``--n-boot`` resampled index sets shared by all sets of an NFE. Per NFE one row with
 
 * each distinct schedule: the draws that chose it, its FID with interval and stored resamples,
-  precision / recall / density / coverage (Kynkaenniemi et al. 2019; Naeem et al. 2020; ``prdc``)
-  against as many reference images;
+  precision / recall / density / coverage (Kynkaenniemi et al. 2019; Naeem et al. 2020; ``prdc``;
+  ``trajreg.stats.precision_recall``, with intervals) against as many reference images
+  (``--prdc-only`` recomputes just these from the cached features);
 * the headline draw's paired difference GITS - polynomial (evaluation noises only);
 * the method's difference with the warm-up draw in it: in resample b a draw w_b is picked at
   random, and GITS(w_b) - polynomial is scored on index set b; its value is the mean over draws;
@@ -58,6 +59,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deadline-min", type=float, default=None)
+    p.add_argument("--prdc-only", action="store_true",
+                   help="recompute only precision/recall of the stored rows (features cached)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--features", help="feature cache (default $TRAJREG_CACHE/inception_headline)")
     p.add_argument("--out", help="default results/<cpu|gpu>/warmup_draws.jsonl")
@@ -121,6 +124,30 @@ def extract(a, store, extractor, D, shape, defs: list[dict], deadline, commit: s
     return True
 
 
+def prdc(ref_feat, feat, k: int) -> dict:
+    """Precision, recall, density, coverage (stored estimates) against as many reference images."""
+    pr = stats.precision_recall(ref_feat[: len(feat)], feat, k=k)
+    return {key: est.to_dict() for key, est in pr.items()}
+
+
+def rescore_prdc(a, out: Path, store: FeatureStore, ref_feat, model_sha: str, command: str,
+                 commit: str) -> None:
+    """Recompute only the precision/recall fields of the stored rows from the cached features."""
+    text = out.read_text() if out.is_file() else ""
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not rows:
+        raise SystemExit(f"--prdc-only: no rows in {out}")
+    for row in rows:
+        n = row["provenance"]["n"]
+        for s in [row["polynomial"], *row["schedules"]]:
+            feat, _ = store.get(set_def(model_sha, s["sigmas"], a.seed), chunks(n, a.chunk))
+            s["prdc"] = prdc(ref_feat, feat, a.k)
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        row["prdc_rescored"] = {"command": command, "commit": commit, "k": a.k, "date": now}
+    results.write_rows(out, rows)
+    print(f"rescored precision/recall of {len(rows)} rows in {out}", file=sys.stderr)
+
+
 def score_nfe(a, K: int, draws: list[dict], store, ref, ref_feat, rows, model_sha: str) -> dict:
     """The row of one NFE (see the module docstring)."""
     poly_sig = [round(float(s), 6) for s in evaluate.baseline("ipndm", K)]
@@ -131,8 +158,7 @@ def score_nfe(a, K: int, draws: list[dict], store, ref, ref_feat, rows, model_sh
     for sig in sets:
         feat, meta = store.get(set_def(model_sha, sig, a.seed), chunks(a.n, a.chunk))
         value, boots = stats.fid_resamples_at(feat, *ref, rows)
-        pr = stats.precision_recall(ref_feat[: a.n], feat, k=a.k)
-        scores.append((value, boots, pr))
+        scores.append((value, boots, prdc(ref_feat, feat, a.k)))
         metas += meta
     (p_val, p_boot, p_pr), gits_sets = scores[0], scores[1:]
     rng = np.random.default_rng(a.seed + 1)
@@ -171,6 +197,11 @@ def main(argv: list[str] | None = None) -> None:
     extractor_id = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
     store = FeatureStore(Path(a.features) if a.features else data.cache_dir() / "inception_headline",
                          extractor_id)
+    out = ROOT / (a.out or f"results/{'gpu' if a.device.startswith('cuda') else 'cpu'}/warmup_draws.jsonl")
+    ref_def = {"kind": "ref", "images": "fashion-mnist train", "first": 0}
+    if a.prdc_only:
+        ref_feat, _ = store.get(ref_def, chunks(a.n_ref, a.chunk))
+        return rescore_prdc(a, out, store, ref_feat, prov["model_sha256"], command, commit)
     D = models.load(MODEL, device=a.device)
     shape = models.info(MODEL).data_shape
     draws = draw_schedules(a, D, shape, store, prov["model_sha256"])
@@ -182,8 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     if not extract(a, store, fid._inception(a.device, "fid-helper"), D, shape, defs, deadline, commit):
         raise SystemExit("stopped by the deadline: run again to resume")
     t0 = time.perf_counter()
-    ref_feat, _ = store.get({"kind": "ref", "images": "fashion-mnist train", "first": 0},
-                            chunks(a.n_ref, a.chunk))
+    ref_feat, _ = store.get(ref_def, chunks(a.n_ref, a.chunk))
     ref = fid.statistics(ref_feat)
     rng = np.random.default_rng(a.seed)
     rows = [rng.integers(0, a.n, a.n) for _ in range(a.n_boot)]
@@ -198,7 +228,6 @@ def main(argv: list[str] | None = None) -> None:
         h = stats.Estimate.from_dict(row["headline_draw"]["diff"])
         print(f"NFE {K}: {len(row['schedules'])} distinct schedule(s); GITS - polynomial, draw 0 "
               f"{h.fmt('.2f')}, with the warm-up draw {d.fmt('.2f')}", file=sys.stderr, flush=True)
-    out = ROOT / (a.out or f"results/{'gpu' if a.device.startswith('cuda') else 'cpu'}/warmup_draws.jsonl")
     results.write_rows(out, out_rows)
     print(f"wrote {out} in {time.time() - t_start:.0f} s", file=sys.stderr)
 

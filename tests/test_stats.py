@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 from scipy import stats as st
@@ -261,12 +264,27 @@ def test_precision_recall_separates_a_collapsed_set_from_a_faithful_one():
     faithful = rng.normal(size=(300, 8))
     collapsed = rng.normal(size=(300, 8)) * 0.2          # inside the real support, little spread
     off = rng.normal(size=(300, 8)) + 6.0                  # outside it
-    f, c, o = (stats.precision_recall(real, x, k=5) for x in (faithful, collapsed, off))
+    f, c, o = ({k: v.value for k, v in stats.precision_recall(real, x, k=5).items()}
+               for x in (faithful, collapsed, off))
     assert f["precision"] > 0.8 and f["recall"] > 0.8
     assert c["precision"] > 0.9 and c["recall"] < 0.3
     assert o["precision"] < 0.05
     with pytest.raises(ValueError, match="k must be"):
         stats.precision_recall(real, faithful, k=0)
+
+
+def test_precision_recall_values_are_prdcs_and_carry_intervals():
+    """The per-sample tests average to prdc's own compute_prdc; each value has a 95 % interval."""
+    prdc = pytest.importorskip("prdc")
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(200, 6)), rng.normal(size=(150, 6)) * 1.2 + 0.3
+    ours = stats.precision_recall(real, fake, k=4)
+    with contextlib.redirect_stdout(io.StringIO()):
+        theirs = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=4)
+    for key in ("precision", "recall", "density", "coverage"):
+        assert ours[key].value == pytest.approx(float(theirs[key]), abs=1e-12)
+        assert ours[key].lo < ours[key].value < ours[key].hi
+    assert ours["precision"].n == 150 and ours["recall"].n == 200
 
 
 def test_with_extra_spread_widens_and_shifts():

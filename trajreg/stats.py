@@ -7,8 +7,6 @@ Tibshirani 1993): BCa for means and ratios, percentile where BCa is undefined (t
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import re
 import warnings
@@ -282,11 +280,13 @@ def fid_resamples_at(feat, ref_mu, ref_sigma, rows) -> tuple[float, np.ndarray]:
     return value, _FrechetToRef(ref_mu, ref_sigma).resamples(feat, rows)
 
 
-def precision_recall(real, fake, k: int = 5) -> dict[str, float]:
+def precision_recall(real, fake, k: int = 5) -> dict[str, Estimate]:
     """Precision, recall (Kynkaenniemi et al. 2019), density and coverage (Naeem et al. 2020) of
-    ``fake`` features against ``real`` ones with k nearest neighbours (the ``prdc`` package)."""
+    ``fake`` features against ``real`` ones with k nearest neighbours, from the per-sample tests of
+    the ``prdc`` package (precision, density: one per fake sample; recall, coverage: one per real
+    sample), each with its 95 % interval over those samples (the other set's k-NN balls held fixed)."""
     try:
-        from prdc import compute_prdc
+        from prdc import prdc as _prdc
     except ImportError as e:
         raise ImportError("precision_recall needs the prdc package: pip install 'trajreg[inception]'") from e
     r, f = _features("real", real), _features("fake", fake)
@@ -294,9 +294,14 @@ def precision_recall(real, fake, k: int = 5) -> dict[str, float]:
         raise ValueError(f"real and fake must have the same feature size, got {r.shape[1]} and {f.shape[1]}")
     if not 1 <= k < min(len(r), len(f)):
         raise ValueError(f"k must be in 1..{min(len(r), len(f)) - 1}, got {k}")
-    with contextlib.redirect_stdout(io.StringIO()):      # prdc prints the set sizes
-        out = compute_prdc(real_features=r, fake_features=f, nearest_k=k)
-    return {key: float(v) for key, v in out.items()}
+    r_radii = _prdc.compute_nearest_neighbour_distances(r, k)
+    f_radii = _prdc.compute_nearest_neighbour_distances(f, k)
+    d = _prdc.compute_pairwise_distance(r, f)                       # (real, fake)
+    inside_real = d < r_radii[:, None]                              # fake j inside real i's ball
+    return {"precision": share_ci(inside_real.any(axis=0)),
+            "recall": share_ci((d < f_radii[None, :]).any(axis=1)),
+            "density": mean_ci(inside_real.sum(axis=0) / k),
+            "coverage": share_ci(d.min(axis=1) < r_radii)}
 
 
 def with_extra_spread(est: Estimate, extra: np.ndarray, *, shift: float = 0.0, seed: int = 0) -> Estimate:
