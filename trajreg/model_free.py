@@ -29,7 +29,7 @@ Midpoint Error Proxy MEP = sum_i eps(lambda_mid_i) (e^{lambda_i+1} - e^{lambda_i
 (80 iterations from an EDM-rho schedule; the objective sorts its argument, and a run that does not
 converge falls back to its start, as the authors'), under a differential evolution over rho in
 [3, 16] (the authors' settings: 60 generations, population 20, tol 0.01, fixed seed) whose fitness
-adds the spacing penalty 1e9 sum_i max(0, d_min - (t_i - t_i+1))^2 to the MEP of the lower level's
+adds the spacing penalty 10^9 sum_i max(0, d_min - (t_i - t_i+1))^2 to the MEP of the lower level's
 result, d_min going linearly from 0.15 at K = 4 to 0.01 at K = 20 (clipped).
 
 What we had to choose for HSO (the authors do not say how to move off Stable Diffusion 2.1):
@@ -45,7 +45,7 @@ What we had to choose for HSO (the authors do not say how to move off Stable Dif
   sigma_max or stopping above sigma_min, so it cannot weigh where to start or stop. Through the VP
   time above, the authors' bounds would start at sigma 57 to 80 and stop at sigma 0.029 to 0.088
   (14 to 44 times sigma_min). So the upper level searches rho alone. With the ends fixed, the lower
-  level reaches the same MEP minimum (to 3e-5 in lambda) from every rho in [3, 16] it converges
+  level reaches the same MEP minimum (to 0.00003 in lambda) from every rho in [3, 16] it converges
   from (all but a few at K = 12, in our checks over K = 3 to 12), so rho only decides among runs
   that agree to the optimiser's tolerance and avoids those that fall back to their start.
 - Gradient. The lower level's gradient is exact (``_mep_grad``), where the authors take finite
@@ -214,7 +214,7 @@ def _d_min(K: int) -> float:
 
 
 def spacing_penalty(sigmas: torch.Tensor) -> float:
-    """HSO's spacing penalty 1e9 sum_i max(0, d_min(K) - (t_i - t_i+1))^2, t the VP time (module doc)."""
+    """HSO's spacing penalty 10^9 sum_i max(0, d_min(K) - (t_i - t_i+1))^2, t the VP time (module doc)."""
     s = _validate.sigmas(sigmas).to(torch.float64)
     t = schedules.vp_t(s, *schedules.vp_fit(float(s[-1]), float(s[0]), HSO_EPS_S))
     gaps = (t[:-1] - t[1:]).numpy()
