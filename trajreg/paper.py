@@ -340,11 +340,7 @@ def _FID_PRIMARY_WARMUP(nfe: int) -> Primary:  # noqa: N802
     )
 
 
-_TAB01_MIXED = (
-    "the classifier FID (Fashion-MNIST features) and the ODE error weigh other things than "
-    "the Inception FID: garment mix and distance to the exact solution (see the FID anchor "
-    "on this page and the Why GITS page)"
-)
+_TAB01_MIXED = "classifier FID and ODE error disagree (garment mix, distance to the exact solution; Why GITS)"
 
 
 # Figure 1
