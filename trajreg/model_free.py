@@ -77,11 +77,7 @@ HSO_EPS_S = 1e-3               # VP time of sigma_min in the spacing penalty (SD
 def _check(K: int, sigma_min: float, sigma_max: float) -> None:
     if isinstance(K, bool) or not isinstance(K, Integral) or K < 1:
         raise ValueError(f"K must be an integer number of steps >= 1, got {K!r}")
-    _validate.positive("sigma_min", sigma_min)
-    _validate.positive("sigma_max", sigma_max)
-    if not sigma_min < sigma_max:
-        raise ValueError(f"sigma_min must be < sigma_max, got sigma_min={sigma_min!r}, "
-                         f"sigma_max={sigma_max!r}")
+    schedules.check_range(sigma_min, sigma_max)
 
 
 def _sigmas(lam: np.ndarray, sigma_min: float, sigma_max: float) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 
 from trajreg import _validate
 
-__all__ = ["RECOMMENDED", "SCHEDULES", "SIGMA_MAX", "SIGMA_MIN", "get", "logsnr", "polynomial",
+__all__ = ["RECOMMENDED", "SCHEDULES", "SIGMA_MAX", "SIGMA_MIN", "check_range", "get", "logsnr", "polynomial",
            "time_uniform", "vp_fit", "vp_sigma", "vp_t"]
 
 # The sigma range of EDM models (Karras et al. 2022), the one home of these two numbers.
@@ -28,6 +28,11 @@ def _check(n: int, sigma_min: float, sigma_max: float) -> None:
     if isinstance(n, bool) or not isinstance(n, Integral):
         raise ValueError(f"n must be an integer number of sigmas, got {n!r}")
     _validate.at_least("n", n, 2)
+    check_range(sigma_min, sigma_max)
+
+
+def check_range(sigma_min: float, sigma_max: float) -> None:
+    """ValueError unless 0 < sigma_min < sigma_max (the noise range every schedule spans)."""
     _validate.positive("sigma_min", sigma_min)
     _validate.positive("sigma_max", sigma_max)
     if not sigma_min < sigma_max:
