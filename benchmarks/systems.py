@@ -1,131 +1,99 @@
 """The paper's other systems on our model (issue 23): Table 1's AMED-Solver, AMED-Plugin and RES(M)
 against iPNDM + GITS, and Sec. 7's Align Your Steps against GITS and uniform with DPM-Solver++(2M).
 
-    OMP_NUM_THREADS=1 python benchmarks/systems.py --n 400 --n-ode 200
+    OMP_NUM_THREADS=1 python benchmarks/systems.py            # ~1.5 h on one CPU thread
 
-On the same N evaluation noises (seeds 0..N-1), at NFE 5/6/8/10:
+On the same N evaluation noises (seeds 0..N-1, the Table 1 headline's first N), at NFE 5/6/8/10:
 
-* iPNDM on polynomial rho 7, iPNDM + GITS (dev cost, gamma 1.15, iPNDM teacher, 61-point grid, 256
-  warm-up noises), iPNDM + OSS (searched on 24 of those warm-up noises, all step counts at once),
-  iPNDM + AYS (trajreg.ays on 8192 training images: 10 steps from EDM rho 7, 2 sweeps, then 20
-  steps (new points, at most 2 sweeps), log-linear interpolation to 5/6/8), RES(M) on polynomial rho 7;
+* iPNDM on polynomial rho 7, iPNDM + GITS (dev cost, gamma 1.15, iPNDM teacher, 61-point grid, the
+  headline's 256 warm-up noises: its schedules equal the headline's), iPNDM + OSS (searched on 24 of
+  those warm-up noises, all step counts at once), iPNDM + AYS (trajreg.ays on 8192 training images:
+  10 steps from EDM rho 7, 2 sweeps, then 20 steps (new points, at most 1 sweep), log-linear
+  interpolation to 5/6/8), RES(M) on polynomial rho 7;
 * AMED-Plugin on iPNDM (polynomial) and AMED-Solver (VP time-uniform), each with its own predictor
-  per NFE, trained data-free on ``--amed-train`` noises against the authors' teachers (iPNDM M = 2,
-  Heun M = 1); odd NFE uses the analytical first step (the authors' 2K - 1 count);
+  per NFE, trained data-free on ``--amed-train`` noises for ``--amed-epochs`` epochs (Adam, the
+  authors' lr 5e-3) against the authors' teachers (iPNDM M = 2, Heun M = 1); odd NFE uses the
+  analytical first step (the authors' 2K - 1 count); plus the plugin with the predictor fixed at
+  r = 1/2 (a diagnostic: what training starts from, not a system);
 * with DPM-Solver++(2M) at 10 steps: VP time-uniform ("uniform"), polynomial, AYS (its 10-step
   schedule), GITS (dev, DPM-Solver++(2M) as warm-up teacher, 128 noises).
 
-Per row: classifier FID with its 95 % bootstrap interval, ODE error of the first M samples against
-a 100-step iPNDM solution (mean, median, tail share), the paired FID and ODE-error differences to
-the row it is compared with (GITS - other, as the sys.* claims in trajreg.paper put them), and the
-method's search / training cost (NFE summed over the samples it ran on, wall seconds). Rows go to
-results/cpu/systems.jsonl with provenance, one per (system, solver, nfe, n), written as completed.
-
-The committed rows come from a smaller run than the defaults, sized to the CPU share available
-(about a quarter of one core): ``--n 200 --n-ode 100 --warmup 128 --oss-noises 16 --ays-mc 16
---ays-sweeps 2 --ays-sweeps-fine 1 --amed-train 64 --amed-epochs 2`` (each row records its command).
+Per set: the **Inception FID** (the primary metric of the sys.* claims, declared before this run)
+against the first 10,000 training images with ``--n-boot`` resampled index sets shared by every set,
+so every difference is paired; the classifier FID (secondary); the ODE error of the first M samples
+against a 100-step iPNDM solution, per sample (the first 64 pair with the exhaustive optimum of
+benchmarks/beyond_large.py, whose held-out noises are seeds 0..63); the paired differences to the
+row each is compared with (GITS - other, as the sys.* claims put them); and the method's search or
+training cost. Inception features are kept per chunk in the feature cache shared with
+warmup_draws.py (the polynomial and GITS sets are already there), so a stopped run resumes.
+Rows go to results/cpu/systems.jsonl, one per (system, solver, nfe), with provenance.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
-import subprocess
+import hashlib
+import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from trajreg import amed, ays, data, evaluate, fid, gits, models, results, schedules, search, solvers, stats
+from trajreg.feature_store import FeatureStore, chunks
 from trajreg.runs import WARMUP_SEED
 from trajreg.trajectory import Trajectory
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = results.ROOT
+MODEL = "fmnist-edm"
 AMED_SEED = 2_000_000           # AMED training noises: AMED_SEED + i (never evaluation or warm-up seeds)
 IPNDM_SYSTEMS = ("polynomial", "gits-dev", "oss", "ays", "res_m", "amed_plugin", "amed_solver")
+DPMPP_SYSTEMS = ("gits-dev", "ays", "uniform", "polynomial")
+REF_DEF = {"kind": "ref", "images": "fashion-mnist train", "first": 0}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="fmnist-edm")
-    p.add_argument("--n", type=int, default=400, help="evaluation noises per FID")
+    p.add_argument("--n", type=int, default=500, help="evaluation noises per FID")
     p.add_argument("--n-ode", type=int, default=200, help="first M samples scored by ODE error")
+    p.add_argument("--n-ref", type=int, default=10_000, help="training images of the Inception reference")
     p.add_argument("--nfes", type=int, nargs="+", default=[5, 6, 8, 10])
     p.add_argument("--warmup", type=int, default=gits.N_WARMUP)
     p.add_argument("--oss-noises", type=int, default=24)
     p.add_argument("--ays-data", type=int, default=8192)
-    p.add_argument("--ays-mc", type=int, default=32)
+    p.add_argument("--ays-mc", type=int, default=16)
     p.add_argument("--ays-sweeps", type=int, default=2, help="stage-1 sweeps (the early stopping)")
-    p.add_argument("--ays-sweeps-fine", type=int, default=2, help="max sweeps after a subdivision")
-    p.add_argument("--amed-train", type=int, default=128)
-    p.add_argument("--amed-epochs", type=int, default=2)
-    p.add_argument("--amed-lr", type=float, default=1e-2)
-    p.add_argument("--n-boot", type=int, default=200)
+    p.add_argument("--ays-sweeps-fine", type=int, default=1, help="max sweeps after a subdivision")
+    p.add_argument("--amed-train", type=int, default=512)
+    p.add_argument("--amed-epochs", type=int, default=4)
+    p.add_argument("--amed-lr", type=float, default=5e-3, help="Adam learning rate (the authors' 5e-3)")
+    p.add_argument("--n-boot", type=int, default=1000, help="paired bootstrap resamples")
+    p.add_argument("--chunk", type=int, default=250)
     p.add_argument("--batch", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--features", help="feature cache (default $TRAJREG_CACHE/inception_headline)")
     p.add_argument("--out", help="JSON-lines file (default results/cpu/systems.jsonl)")
     a = p.parse_args(argv)
-    if a.n < 16 or not 2 <= a.n_ode <= a.n:
-        p.error("need --n >= 16 and 2 <= --n-ode <= --n")
+    if a.n < 16 or not 2 <= a.n_ode <= a.n or a.n_ref < a.n or a.n_boot < 10:
+        p.error("need --n >= 16, 2 <= --n-ode <= --n, --n-ref >= --n and --n-boot >= 10")
+    if not all(1 <= K <= 60 for K in a.nfes):
+        p.error(f"--nfes must lie in 1..60 (the 61-point GITS grid), got {a.nfes}")
     return a
 
 
-def hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} torch thread(s)"
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "trajreg", "benchmarks"],
-                               capture_output=True, text=True).stdout.strip()
-        return out + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-PROVENANCE_FIELDS = ("command", "git_commit", "model", "model_sha256", "hardware", "threads", "n", "seeds",
-                     "date", "torch", "noise_dtype", "network_dtype")
-
-
-def nest(row: dict) -> dict:
-    """``row`` in the results schema (trajreg.results): its run's fields moved into ``provenance``."""
-    out = {k: v for k, v in row.items() if k not in PROVENANCE_FIELDS}
-    commit = row["git_commit"]
-    out["provenance"] = {
-        "command": row["command"], "commit": commit.removesuffix("+dirty"),
-        "dirty": commit.endswith("+dirty"),
-        "model": row["model"], "model_sha256": row["model_sha256"], "hardware": row["hardware"],
-        "threads": row["threads"], "precision": {"noise_dtype": row["noise_dtype"],
-                                                 "network_dtype": row["network_dtype"]},
-        "n": row["n"], "seeds": row["seeds"], "date": row["date"], "torch": row["torch"]}
-    return out
-
-
-def write_row(path: Path, row: dict, key: tuple[str, ...] = ("system", "solver", "nfe", "n")) -> None:
-    """Add ``row`` (in the results schema) to the JSON-lines file, replacing the row with the same
-    ``key`` values."""
-    results.write_row(path, nest(row), key)
-
-
 def log(msg: str) -> None:
-    print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def rounded(sigmas) -> list[float]:
+    return [round(float(v), 6) for v in sigmas]
 
 
 def searches(D, a: argparse.Namespace, shape) -> tuple[dict, dict]:
-    """Schedules {(system, solver, K): sigmas} and costs {system: {"nfe", "seconds"}}."""
+    """Schedules {(system, solver, K): sigmas (rounded)} and costs {system: {"nfe", "seconds"}}."""
     sig, cost = {}, {}
     warm_noise = data.noise(range(WARMUP_SEED + a.seed, WARMUP_SEED + a.seed + a.warmup), shape)
     # GITS (iPNDM teacher): one warm-up, one cost matrix, a DP per K
@@ -156,8 +124,8 @@ def searches(D, a: argparse.Namespace, shape) -> tuple[dict, dict]:
         sig["ays", "ipndm", K] = levels[K] if K in levels else ays.loglinear_interp(s20, K + 1)
     sig["ays", "dpmpp_2m", 10] = levels[10]
     cost["ays"] = {"nfe": info["nfe"], "seconds": time.perf_counter() - t0, "n_mc": a.ays_mc,
-                   "sweeps_stage1": a.ays_sweeps,
-                   "sweeps_fine_max": a.ays_sweeps_fine, "levels": info["levels"]}
+                   "sweeps_stage1": a.ays_sweeps, "sweeps_fine_max": a.ays_sweeps_fine,
+                   "levels": info["levels"]}
     log(f"AYS nfe {info['nfe']} {cost['ays']['seconds']:.0f} s")
     # GITS for DPM-Solver++(2M), warm-up with DPM-Solver++(2M) as teacher
     t0 = time.perf_counter()
@@ -166,14 +134,24 @@ def searches(D, a: argparse.Namespace, shape) -> tuple[dict, dict]:
     sig["gits-dev", "dpmpp_2m", 10] = w2.sigmas[gits.search(gits.cost_matrix(w2, "dev"), 10, gits.GAMMA)]
     cost["gits-dev/dpmpp_2m"] = {"nfe": n2 * (gits.N_GRID - 1), "seconds": time.perf_counter() - t0}
     for K in a.nfes:
-        sig["polynomial", "ipndm", K] = sig["res_m", "res_m", K] = schedules.polynomial(K + 1)
+        sig["polynomial", "ipndm", K] = sig["res_m", "res_m", K] = evaluate.baseline("ipndm", K)
     sig["polynomial", "dpmpp_2m", 10] = schedules.polynomial(11)
     sig["uniform", "dpmpp_2m", 10] = schedules.time_uniform(11)
-    return sig, cost
+    return {k: rounded(v) for k, v in sig.items()}, cost
+
+
+def predictor_sha(P: torch.nn.Module) -> str:
+    """sha256 over a predictor's parameters (names and float64 bytes): names its sample sets."""
+    h = hashlib.sha256()
+    for name, v in sorted(P.state_dict().items()):
+        h.update(name.encode())
+        h.update(v.detach().to(torch.float64).contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def train_amed(D, a: argparse.Namespace, shape) -> tuple[dict, dict]:
-    """AMED predictors {(kind, K_nfe): (predictor, sigmas, afs)} and their training costs."""
+    """AMED predictors {(kind, nfe): (predictor, sigmas, afs)} and their training costs, with the
+    held-out teacher-matching loss of the initial predictor, of the trained one and of r = 1/2."""
     out, cost = {}, {}
     noise = data.noise(range(AMED_SEED, AMED_SEED + a.amed_train), shape)
     held = data.noise(range(AMED_SEED + 100_000, AMED_SEED + 100_032), shape)
@@ -186,102 +164,157 @@ def train_amed(D, a: argparse.Namespace, shape) -> tuple[dict, dict]:
             tg = amed.teacher_targets(D, 80.0 * held, s, kind)
             torch.manual_seed(a.seed)
             P0 = amed.Predictor(P.feat_dim)          # the initial predictor train() started from
-            before = amed.teacher_loss(D, P0, kind, s, tg, afs)
-            after = amed.teacher_loss(D, P, kind, s, tg, afs)
+            per_step = {name: amed.teacher_losses(D, p, kind, s, tg, afs)
+                        for name, p in (("initial", P0), ("trained", P), ("r_half", amed.FixedPredictor()))}
+            loss = {name: sum(v) for name, v in per_step.items()}
             out[kind, nfe] = (P, s, afs)
             cost[kind, nfe] = {"nfe": info["teacher_nfe"] + info["student_nfe"],
                                "teacher_nfe": info["teacher_nfe"], "student_nfe": info["student_nfe"],
                                "backward_passes": info["backward_passes"], "seconds": info["seconds"],
-                               "held_out_loss_before": before, "held_out_loss_after": after,
-                               "n_train": a.amed_train, "epochs": a.amed_epochs, "lr": a.amed_lr}
-            log(f"AMED {kind} NFE {nfe}: loss {before:.3f} -> {after:.3f}, {info['seconds']:.0f} s")
+                               "held_out_loss": loss, "held_out_loss_per_step": per_step,
+                               "n_train": a.amed_train, "epochs": a.amed_epochs,
+                               "lr": a.amed_lr, "batch": 32}
+            log(f"AMED {kind} NFE {nfe}: held-out loss {loss}, {info['seconds']:.0f} s")
     return out, cost
 
 
-def main(argv: list[str] | None = None) -> None:
-    a = parse(argv)
-    t_start = time.perf_counter()
-    torch.set_float32_matmul_precision("highest")
-    out = Path(a.out) if a.out else ROOT / "results" / "cpu" / "systems.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    info, card = models.info(a.model), models.card(a.model)
-    D = models.load(a.model)
-    shape = info.data_shape
-    seeds = range(a.seed, a.seed + a.n)
-    noise = data.noise(seeds, shape)
-    x_ref = evaluate.final_samples(D, noise[: a.n_ode], schedules.polynomial(101), "ipndm",
-                                   batch_size=a.batch)
-    log(f"reference done ({time.perf_counter() - t_start:.0f} s)")
-    sig, cost = searches(D, a, shape)
-    predictors, amed_cost = train_amed(D, a, shape)
-    ref_stats = fid.reference_stats("fmnist-train")
-    common = {"model": a.model, "model_sha256": card["sha256"], "n": a.n, "n_ode": a.n_ode,
-              "seeds": f"{seeds.start}-{seeds.stop - 1}",
-              "ode_reference": "ipndm, 100 steps, polynomial rho 7",
-              "fid_features": "fmnist classifier (128-d), reference fmnist-train",
-              "command": " ".join(["python", "benchmarks/systems.py",
-                                   *(sys.argv[1:] if argv is None else argv)]),
-              "git_commit": git_commit(), "hardware": hardware(), "threads": torch.get_num_threads(),
-              "torch": torch.__version__, "noise_dtype": "float64", "network_dtype": "float32",
-              "warmup_seeds": f"{WARMUP_SEED + a.seed}-{WARMUP_SEED + a.seed + a.warmup - 1}",
-              "amed_seeds": f"{AMED_SEED}-{AMED_SEED + a.amed_train - 1} (held-out {AMED_SEED + 100_000}+32)"}
-    results: dict = {}
-
-    def run(system: str, solver: str, K: int) -> None:
+def sample_sets(D, a, shape, sig, cost, predictors, amed_cost, model_sha) -> dict:
+    """Every set: {(system, solver, K): {"x", "def", "cost", "extra"}} on the evaluation noises."""
+    noise = data.noise(range(a.seed, a.seed + a.n), shape)
+    keys = [(m, "ipndm" if m not in ("res_m", "amed_plugin", "amed_solver") else
+             ("res_m" if m == "res_m" else "amed"), K) for K in a.nfes for m in IPNDM_SYSTEMS]
+    keys += [(m, "dpmpp_2m", 10) for m in DPMPP_SYSTEMS]
+    if any(k[0] == "amed_plugin" for k in keys):
+        keys += [("amed_plugin_r_half", "amed", K) for K in a.nfes]
+    sets = {}
+    for system, solver, K in keys:
         t0 = time.perf_counter()
         if system.startswith("amed"):
             kind = system.split("_")[1]
             P, s, afs = predictors[kind, K]
+            if system.endswith("r_half"):
+                P = amed.FixedPredictor()
             with torch.no_grad():
                 x = torch.cat([amed.SAMPLERS[kind](D, float(s[0]) * z, s, P, afs=afs)
                                for z in noise.split(a.batch)])
-            c = amed_cost[kind, K]
+            s = rounded(s)
             extra = {"afs": afs, "steps": len(s) - 1, "schedule": amed.SCHEDULE[kind]}
+            c = amed_cost[kind, K] if not system.endswith("r_half") else {"nfe": 0, "seconds": 0.0}
+            d = {"kind": "sample", "model_sha256": model_sha, "solver": f"amed-{kind}", "sigmas": s,
+                 "afs": afs, "first_seed": a.seed, "noise": "float64",
+                 "predictor": "r = 1/2" if system.endswith("r_half") else predictor_sha(P)}
         else:
             s = sig[system, solver, K]
-            x = evaluate.final_samples(D, noise, s, solver, batch_size=a.batch)
+            if solvers.nfe(solver, torch.tensor(s)) != K:
+                raise RuntimeError(f"{system} {solver}: {solvers.nfe(solver, torch.tensor(s))} NFE, not {K}")
+            x = evaluate.final_samples(D, noise, torch.tensor(s, dtype=torch.float64), solver,
+                                       batch_size=a.batch)
+            extra = {"steps": len(s) - 1}
             c = cost.get(system if solver == "ipndm" or system != "gits-dev" else "gits-dev/dpmpp_2m",
                          {"nfe": 0, "seconds": 0.0})
-            extra = {"steps": len(s) - 1}
-            assert solvers.nfe(solver, s) == K
-        feat = fid.features(x, "fmnist")
-        err = evaluate.ode_error(x[: a.n_ode], x_ref).numpy()
-        results[system, solver, K] = (feat, err)
-        row = {"system": system, "solver": "amed" if system.startswith("amed") else solver, "nfe": K,
-               "sigmas": [round(float(v), 6) for v in s], **extra, **common,
-               "fid": stats.fid_ci(feat, *ref_stats, seed=a.seed, n_resamples=a.n_boot).to_dict(),
-               "ode_error": {k: v.to_dict() for k, v in stats.ode_error_summary(err).items()},
-               "cost": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in c.items()},
-               "sampling_s": round(time.perf_counter() - t0, 1)}
-        base = ("gits-dev", "ipndm", K) if solver in ("ipndm", "res_m", "amed") else None
-        pairs = {}
-        if base and system != "gits-dev":
-            pairs["gits_minus_this"] = base
-        if solver == "dpmpp_2m":
-            pairs = {"gits_minus_this": ("gits-dev", "dpmpp_2m", 10)} if system != "gits-dev" else {}
-            if system == "uniform":
-                pairs["ays_minus_this"] = ("ays", "dpmpp_2m", 10)
-        for name, key in pairs.items():
-            fb, eb = results[key]
-            row[name] = {"fid_diff": stats.fid_diff_ci(feat, fb, *ref_stats, seed=a.seed,
-                                                       n_resamples=a.n_boot).to_dict(),
-                         "ode_error_diff": stats.paired_diff(err, eb, seed=a.seed).to_dict()}
-        row.update(total_wall_s=round(time.perf_counter() - t_start, 1),
-                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-        write_row(out, row)
-        f = stats.Estimate.from_dict(row["fid"])
-        log(f"{system:12s} {solver:9s} NFE {K:2d}  FID {f.fmt('.2f')}  ODE {np.mean(err):.4f}")
+            d = {"kind": "sample", "model_sha256": model_sha, "solver": solver, "sigmas": s,
+                 "first_seed": a.seed, "noise": "float64"}
+        sets[system, solver, K] = {"x": x, "def": d, "sigmas": s, "extra": extra, "cost": c,
+                                   "sampling_s": round(time.perf_counter() - t0, 1)}
+        log(f"sampled {system} {solver} NFE {K} ({sets[system, solver, K]['sampling_s']} s)")
+    return sets
 
-    for K in a.nfes:
-        run("gits-dev", "ipndm", K)
-        for system in IPNDM_SYSTEMS[:4]:
-            if system != "gits-dev":
-                run(system, "ipndm", K)
-        run("res_m", "res_m", K)
-        run("amed_plugin", "amed", K)
-        run("amed_solver", "amed", K)
-    for system in ("gits-dev", "ays", "uniform", "polynomial"):
-        run(system, "dpmpp_2m", 10)
+
+def json_key(d: dict) -> str:
+    return json.dumps(d, sort_keys=True)
+
+
+def comparisons(system: str, solver: str, K: int) -> dict[str, tuple[str, str, int]]:
+    """The rows a set is compared with: {field: key}, as the sys.* claims put them."""
+    if solver == "dpmpp_2m":
+        out = {} if system == "gits-dev" else {"gits_minus_this": ("gits-dev", "dpmpp_2m", 10)}
+        if system == "uniform":
+            out["ays_minus_this"] = ("ays", "dpmpp_2m", 10)
+        return out
+    if system == "gits-dev":
+        return {}
+    return {"gits_minus_this": ("gits-dev", "ipndm", K)}
+
+
+def main(argv: list[str] | None = None, extractor: Callable | None = None) -> None:
+    """Run every system (see the module docstring); ``extractor``: a stand-in for Inception (tests)."""
+    a = parse(argv)
+    t_start = time.perf_counter()
+    torch.set_float32_matmul_precision("highest")
+    command = results.command("benchmarks/systems.py", argv)
+    prov = results.provenance(command, MODEL, n={"fid": a.n, "ode": a.n_ode, "ref": a.n_ref},
+                              seeds={"eval": results.seed_range(a.seed, a.n),
+                                     "warmup": results.seed_range(WARMUP_SEED + a.seed, a.warmup),
+                                     "amed": results.seed_range(AMED_SEED, a.amed_train)})
+    commit = prov["commit"] + ("+dirty" if prov["dirty"] else "")
+    out = ROOT / (a.out or "results/cpu/systems.jsonl")
+    if extractor is None:
+        extractor_id = f"inception-2015-12-05:{fid.HELPER_INCEPTION_SHA256[:16]}:clean-resize"
+        extractor = fid._inception("cpu", "fid-helper")
+    else:
+        extractor_id = f"custom:{getattr(extractor, '__name__', type(extractor).__name__)}"
+    store = FeatureStore(Path(a.features) if a.features else data.cache_dir() / "inception_headline",
+                         extractor_id)
+    D, shape = models.load(MODEL), models.info(MODEL).data_shape
+    x_ref = evaluate.final_samples(D, data.noise(range(a.seed, a.seed + a.n_ode), shape),
+                                   schedules.polynomial(101), "ipndm", batch_size=a.batch)
+    log(f"ODE reference done ({time.perf_counter() - t_start:.0f} s)")
+    sig, cost = searches(D, a, shape)
+    predictors, amed_cost = train_amed(D, a, shape)
+    sets = sample_sets(D, a, shape, sig, cost, predictors, amed_cost, prov["model_sha256"])
+    # Inception features of every set but the diagnostic (cached chunks are reused)
+    scored = {k: v for k, v in sets.items() if not k[0].endswith("r_half")}
+    by_def = {json_key(v["def"]): v["x"] for v in scored.values()}
+    todo = [(REF_DEF, s, e) for s, e in chunks(a.n_ref, a.chunk)]
+    todo += [(v["def"], s, e) for v in scored.values() for s, e in chunks(a.n, a.chunk)]
+
+    def images(d: dict, s: int, e: int) -> torch.Tensor:
+        return data.fashion_mnist("train")[s:e] if d["kind"] == "ref" else by_def[json_key(d)][s:e]
+
+    store.fill(todo, images, lambda x: fid.inception_features(x, extractor=extractor),
+               {"git_commit": commit, "hardware": results.hardware("cpu"), "device": "cpu",
+                "torch": torch.__version__}, log=log)
+    ref_feat, _ = store.get(REF_DEF, chunks(a.n_ref, a.chunk))
+    ref_inc, ref_clf = fid.statistics(ref_feat), fid.reference_stats("fmnist-train")
+    rng = np.random.default_rng(a.seed)
+    rows = [rng.integers(0, a.n, a.n) for _ in range(a.n_boot)]
+    t0 = time.perf_counter()
+    clf_all = stats.fid_resamples_many({k: fid.features(v["x"], "fmnist") for k, v in sets.items()},
+                                       *ref_clf, rows)
+    inc_all = stats.fid_resamples_many({k: store.get(v["def"], chunks(a.n, a.chunk))[0]
+                                        for k, v in scored.items()}, *ref_inc, rows)
+    score = {k: (inc_all.get(k), clf_all[k], evaluate.ode_error(v["x"][: a.n_ode], x_ref).numpy())
+             for k, v in sets.items()}
+    log(f"scored {len(sets)} sets in {time.perf_counter() - t0:.0f} s")
+    out_rows = []
+    for (system, solver, K), v in sets.items():
+        inc, clf, err = score[system, solver, K]
+        row = {"system": system, "solver": solver, "nfe": K, "sigmas": v["sigmas"], **v["extra"],
+               "fid_classifier": stats.interval(clf[0], clf[1], a.n).to_dict(),
+               "ode_error": {k: e.to_dict() for k, e in stats.ode_error_summary(err).items()},
+               "ode_errors": [round(float(e), 6) for e in err],
+               "cost": {k: (round(x, 2) if isinstance(x, float) else x) for k, x in v["cost"].items()},
+               "sampling_s": v["sampling_s"]}
+        if inc is not None:
+            row["fid_inception"] = stats.interval(inc[0], inc[1], a.n).to_dict()
+            row["fid_inception_resamples"] = [round(float(b), 4) for b in inc[1]]
+        for field, other in comparisons(system, solver, K).items():
+            inc_o, clf_o, err_o = score[other]
+            cmp = {"fid_classifier_diff": stats.interval(clf_o[0] - clf[0], clf_o[1] - clf[1], a.n).to_dict(),
+                   "ode_error_diff": stats.paired_diff(err_o, err, seed=a.seed).to_dict()}
+            if inc is not None:
+                cmp["fid_inception_diff"] = stats.interval(inc_o[0] - inc[0], inc_o[1] - inc[1],
+                                                           a.n).to_dict()
+            row[field] = cmp
+        row.update({"provenance": prov, "n_ref": a.n_ref, "features": extractor_id,
+                    "reference": f"first {a.n_ref} Fashion-MNIST training images (Inception); "
+                                 "fmnist-train (classifier)",
+                    "ode_reference": "ipndm, 100 steps, polynomial rho 7",
+                    "total_wall_s": round(time.perf_counter() - t_start, 1)})
+        out_rows.append(row)
+        f = stats.Estimate.from_dict(row.get("fid_inception", row["fid_classifier"]))
+        log(f"{system:18s} {solver:9s} NFE {K:2d}  FID {f.fmt('.2f')}  ODE {np.mean(err):.4f}")
+    results.write_rows(out, out_rows)
     log(f"wrote {out} in {time.perf_counter() - t_start:.0f} s")
 
 

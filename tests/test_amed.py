@@ -115,6 +115,8 @@ def test_training_reduces_the_held_out_teacher_loss(kind):
                          lr=2e-2)
     after = amed.teacher_loss(gaussian_D, P, kind, s, targets)
     assert after < 0.7 * before, (before, after)
+    per_step = amed.teacher_losses(gaussian_D, P, kind, s, targets)
+    assert len(per_step) == 3 and sum(per_step) == pytest.approx(after)
     assert info["backward_passes"] == 4 * 4 * 3
     teacher, M = amed.TEACHER[kind]
     assert info["teacher_nfe"] == 128 * solvers.nfe(teacher, (M + 1) * 3 + 1)

@@ -169,23 +169,36 @@ def test_benchmarks_import_only_the_package(path):
 def test_systems_runs_every_system_and_pairs_it_with_gits(tmp_path):
     # tiny sizes: about 3 minutes on one thread (AYS and the AMED trainings dominate)
     out = tmp_path / "systems.jsonl"
-    args = ["--n", "16", "--n-ode", "8", "--nfes", "5", "--warmup", "8", "--oss-noises", "4",
-            "--ays-data", "64", "--ays-mc", "4", "--ays-sweeps", "1", "--ays-sweeps-fine", "1",
-            "--amed-train", "4", "--amed-epochs", "1", "--batch", "16"]
-    _script("systems").main([*args, "--out", str(out)])
+    args = ["--n", "16", "--n-ode", "8", "--n-ref", "32", "--chunk", "16", "--nfes", "5", "--warmup", "8",
+            "--oss-noises", "4", "--ays-data", "64", "--ays-mc", "4", "--ays-sweeps", "1",
+            "--ays-sweeps-fine", "1", "--amed-train", "4", "--amed-epochs", "1", "--batch", "16",
+            "--n-boot", "20", "--features", str(tmp_path / "f")]
+    _script("systems").main([*args, "--out", str(out)], extractor=_pooled)
     rows = {(r["system"], r["solver"], r["nfe"]): r for r in map(json.loads, out.read_text().splitlines())}
     assert set(rows) == {("gits-dev", "ipndm", 5), ("polynomial", "ipndm", 5), ("oss", "ipndm", 5),
                          ("ays", "ipndm", 5), ("res_m", "res_m", 5), ("amed_plugin", "amed", 5),
                          ("amed_solver", "amed", 5), ("gits-dev", "dpmpp_2m", 10), ("ays", "dpmpp_2m", 10),
-                         ("uniform", "dpmpp_2m", 10), ("polynomial", "dpmpp_2m", 10)}
+                         ("uniform", "dpmpp_2m", 10), ("polynomial", "dpmpp_2m", 10),
+                         ("amed_plugin_r_half", "amed", 5)}
     assert rows["amed_plugin", "amed", 5]["afs"] and rows["amed_plugin", "amed", 5]["steps"] == 3
-    assert "gits_minus_this" in rows["res_m", "res_m", 5]
+    assert set(rows["amed_solver", "amed", 5]["cost"]["held_out_loss"]) == {"initial", "trained", "r_half"}
+    # every difference is paired: GITS - this from the same resampled index sets
+    g, r = rows["gits-dev", "ipndm", 5], rows["res_m", "res_m", 5]
+    d = r["gits_minus_this"]["fid_inception_diff"]
+    assert d["value"] == pytest.approx(g["fid_inception"]["value"] - r["fid_inception"]["value"])
+    assert d["lo"] <= d["value"] <= d["hi"]
     assert "ays_minus_this" in rows["uniform", "dpmpp_2m", 10]
+    assert "fid_inception" not in rows["amed_plugin_r_half", "amed", 5]      # a diagnostic
     assert rows["ays", "ipndm", 5]["cost"]["nfe"] > 0 and rows["polynomial", "ipndm", 5]["cost"]["nfe"] == 0
-    assert all(r["provenance"]["n"] == 16 and r["fid"]["n"] == 16 and r["provenance"]["model_sha256"]
-               for r in rows.values())
+    assert all(len(r["ode_errors"]) == 8 for r in rows.values())
+    assert all(r["provenance"]["n"]["fid"] == 16 and r["fid_classifier"]["n"] == 16
+               and r["provenance"]["model_sha256"] for r in rows.values())
     for r in rows.values():
         results.validate(r)           # the one results schema
+    # a second run finds every Inception chunk (the AMED sets named by their predictors' sha256)
+    n_files = len(list((tmp_path / "f").glob("*.npy")))
+    _script("systems").main([*args, "--out", str(out)], extractor=_pooled)
+    assert len(list((tmp_path / "f").glob("*.npy"))) == n_files
 
 
 def test_systems_rejects_bad_sizes():

@@ -30,7 +30,7 @@ from trajreg import _validate, schedules, solvers
 from trajreg.denoisers import Denoiser
 
 __all__ = ["KINDS", "FixedPredictor", "Predictor", "amed_plugin", "amed_solver", "bottleneck",
-           "nfe", "steps_for_nfe", "teacher_targets", "teacher_loss", "train"]
+           "nfe", "steps_for_nfe", "teacher_targets", "teacher_loss", "teacher_losses", "train"]
 
 KINDS = ("solver", "plugin")
 TEACHER = {"solver": ("heun", 1), "plugin": ("ipndm", 2)}     # launch.sh's teacher and M
@@ -298,20 +298,26 @@ def _with_grad(D: Any) -> Denoiser:
     return inner if isinstance(D, nn.Module) and isinstance(inner, nn.Module) else D
 
 
-def teacher_loss(denoiser: Denoiser, predictor: Predict, kind: str, sigmas: torch.Tensor,
-                 targets: torch.Tensor, afs: bool = False) -> float:
-    """Held-out teacher-matching loss: sum over steps of the per-step losses ``train`` minimises
+def teacher_losses(denoiser: Denoiser, predictor: Predict, kind: str, sigmas: torch.Tensor,
+                   targets: torch.Tensor, afs: bool = False) -> list[float]:
+    """Held-out teacher-matching loss of each student step, the per-step losses ``train`` minimises
     (teacher forcing for the solver, the student's own states for the plugin), no gradients."""
     _validate.choice("kind", kind, KINDS)
     s = _validate.sigmas(sigmas).to(torch.float64)
-    total, x, hist = 0.0, targets[0], []
+    out, x, hist = [], targets[0], []
     with torch.no_grad():
         for k in range(len(s) - 1):
-            loss, out, hist = _student_loss(denoiser, denoiser, predictor, kind, x, s[k:k + 2],
-                                            targets[k + 1], afs and k == 0, hist)
-            total += float(loss)
-            x = targets[k + 1] if kind == "solver" else out
-    return total
+            loss, step_out, hist = _student_loss(denoiser, denoiser, predictor, kind, x, s[k:k + 2],
+                                                 targets[k + 1], afs and k == 0, hist)
+            out.append(float(loss))
+            x = targets[k + 1] if kind == "solver" else step_out
+    return out
+
+
+def teacher_loss(denoiser: Denoiser, predictor: Predict, kind: str, sigmas: torch.Tensor,
+                 targets: torch.Tensor, afs: bool = False) -> float:
+    """Held-out teacher-matching loss: the sum over steps of :func:`teacher_losses`."""
+    return sum(teacher_losses(denoiser, predictor, kind, sigmas, targets, afs))
 
 
 def train(denoiser: Denoiser, kind: str, sigmas: torch.Tensor, noise: torch.Tensor, *,

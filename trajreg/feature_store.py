@@ -8,9 +8,13 @@ model's sha256, solver, sigmas and seeds) and of the feature extractor; each chu
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,3 +57,25 @@ class FeatureStore:
         paths = [self.path(definition, s, e) for s, e in chunks]
         return (np.concatenate([np.load(p) for p in paths]).astype(np.float64),
                 [json.loads(p.with_suffix(".json").read_text()) for p in paths])
+
+    def fill(self, todo: list[tuple[dict, int, int]], images: Callable[[dict, int, int], Any],
+             features: Callable[[Any], np.ndarray], meta: dict, *, deadline: float | None = None,
+             log: Callable[[str], None] = print) -> int:
+        """Compute and store the missing chunks of ``todo`` ((definition, start, stop), in order):
+        ``features(images(definition, start, stop))``, each with ``meta`` plus its seconds and date.
+        Stops before a chunk that would pass ``deadline`` (a time.time() value, judged by the last
+        chunk of the same kind); returns the number of chunks still missing."""
+        missing = [t for t in todo if not self.has(*t)]
+        log(f"{len(missing)} of {len(todo)} chunks to compute")
+        last: dict[str, float] = {}
+        for i, (d, s, e) in enumerate(missing):
+            if deadline is not None and time.time() + 1.1 * last.get(d["kind"], 0.0) > deadline:
+                log(f"deadline: stopping before {d['kind']} {s}-{e}")
+                return len(missing) - i
+            t0 = time.perf_counter()
+            feat = features(images(d, s, e))
+            last[d["kind"]] = time.perf_counter() - t0
+            now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            self.put(d, s, e, feat, {**meta, "seconds": round(last[d["kind"]], 1), "date": now})
+            log(f"{d['kind']} {s}-{e}: {last[d['kind']]:.0f} s")
+        return 0

@@ -1236,8 +1236,14 @@ def _beyond() -> None:
 # Issue 23: the paper's other systems on our model. Table 1's comparisons with AMED-Solver,
 # AMED-Plugin (on iPNDM) and RES(M), and Sec. 7's with Align Your Steps, asked of our model with the
 # paper's direction (CIFAR-10 for AMED, ImageNet-64 for RES(M), where printed; AMED has no NFE 5 cell,
-# so NFE 5 takes the NFE 6 direction). Measured by the classifier FID, paired on the same noises
-# (benchmarks/systems.py, n = 200); GITS = iPNDM + GITS (dev cost, gamma 1.15).
+# so NFE 5 takes the NFE 6 direction). Primary (declared before its run, issue 23): the Inception
+# FID at n = 500 (the headline's first 500 noises), paired over 1,000 resampled index sets shared by
+# every system (benchmarks/systems.py); the classifier FID and the ODE error are secondary.
+# GITS = iPNDM + GITS (dev cost, gamma 1.15).
+def _SYS_PRIMARY() -> Primary:  # noqa: N802
+    return Primary(metric="Inception FID", tier="large", n=500)
+
+
 def _other_systems() -> None:
     for _i, _n in enumerate(NFES):
         for _m, _mname, _d in (
@@ -1258,10 +1264,10 @@ def _other_systems() -> None:
                 source="companion (ICML Table 1 on our model)",
                 statement=f"At NFE {_n} on our model, "
                 + (
-                    f"iPNDM + GITS gives a lower classifier FID than {_mname}: paired FID difference GITS - "
+                    f"iPNDM + GITS gives a lower FID than {_mname}: paired FID difference GITS - "
                     f"{_mname} below 0"
                     if _gits_wins
-                    else f"{_mname} gives a lower classifier FID than "
+                    else f"{_mname} gives a lower FID than "
                     f"iPNDM + GITS: paired FID difference {_mname} - GITS below 0"
                 )
                 + f" ({_printed}).",
@@ -1270,6 +1276,7 @@ def _other_systems() -> None:
                 paper_model="fmnist-edm",
                 rule=Below(0.0),
                 page="tab01_fid_nfe",
+                primary=_SYS_PRIMARY(),
             )
     for _a, _b, _an, _bn in (
         ("gits", "ays", "GITS", "AYS"),
@@ -1279,7 +1286,7 @@ def _other_systems() -> None:
         _add(
             f"sys.ays.{_a}_vs_{_b}.k10",
             source="companion (ICML Sec. 7 on our model)",
-            statement=f"With DPM-Solver++(2M) at 10 steps on our model, {_an} gives a lower classifier FID "
+            statement=f"With DPM-Solver++(2M) at 10 steps on our model, {_an} gives a lower FID "
             f"than {_bn} (SD 1.5 prints {AYS[_a]:g} vs {AYS[_b]:g}): paired FID difference below 0. AYS "
             "searched on our model (trajreg.ays), uniform = VP time-uniform, GITS = dev cost, gamma 1.15, "
             "DPM-Solver++(2M) as the warm-up teacher.",
@@ -1288,6 +1295,7 @@ def _other_systems() -> None:
             paper_model="fmnist-edm",
             rule=Below(0.0),
             page="tab01_fid_nfe",
+            primary=_SYS_PRIMARY(),
         )
 
 

@@ -19,6 +19,7 @@ from trajreg import _numfmt
 
 __all__ = ["Estimate", "LEVEL", "class_flip_share", "class_histogram", "class_weights", "fid_ci",
            "fid_diff_ci", "fid_matched_resamples", "fid_ratio_ci", "fid_resamples", "fid_resamples_at",
+           "fid_resamples_many",
            "hist_chi2",
            "hist_distance", "interval", "kid", "mean_ci", "median_ci", "ode_error_summary", "paired_diff",
            "paired_ratio", "precision_recall", "share_ci", "sign_test", "with_extra_spread"]
@@ -200,7 +201,7 @@ class _FrechetToRef:
         self.trace_ref = float(np.trace(r))
 
     def __call__(self, feat: np.ndarray) -> float:
-        return float(self.resamples(feat, [slice(None)])[0])
+        return float(self.resamples(feat, [np.arange(len(feat))])[0])   # all rows: the Gram route if n < d
 
     def resamples(self, feat: np.ndarray, rows, weights=None) -> np.ndarray:
         """FID of ``feat[i]`` for each index array i of ``rows``. R^1/2 S R^1/2 is the covariance
@@ -269,15 +270,22 @@ def fid_resamples(feat, ref_mu, ref_sigma, *, seed: int = 0,
 def fid_resamples_at(feat, ref_mu, ref_sigma, rows) -> tuple[float, np.ndarray]:
     """FID of ``feat`` and of ``feat[i]`` for each index array i of ``rows``: the resamples of
     :func:`fid_resamples` with index sets chosen by the caller (shared by sets that are paired)."""
-    from trajreg.fid import frechet_distance, statistics
+    return fid_resamples_many({"feat": feat}, ref_mu, ref_sigma, rows)["feat"]
 
-    feat = _features("feat", feat)
-    for i in rows:
-        if np.min(i) < 0 or np.max(i) >= len(feat):
-            raise ValueError(f"rows must index 0..{len(feat) - 1} of feat, got indices "
-                             f"{int(np.min(i))}..{int(np.max(i))}")
-    value = frechet_distance(*statistics(feat), ref_mu, ref_sigma)
-    return value, _FrechetToRef(ref_mu, ref_sigma).resamples(feat, rows)
+
+def fid_resamples_many(feats: dict, ref_mu, ref_sigma, rows) -> dict:
+    """:func:`fid_resamples_at` of every set of ``feats`` ({key: (N, F) features}, all N rows
+    indexed by ``rows``), the reference's square root computed once: {key: (value, resamples)}."""
+    to_ref = _FrechetToRef(ref_mu, ref_sigma)
+    out = {}
+    for key, feat in feats.items():
+        f = _features("feat" if key == "feat" else f"feats[{key!r}]", feat)
+        for i in rows:
+            if np.min(i) < 0 or np.max(i) >= len(f):
+                raise ValueError(f"rows must index 0..{len(f) - 1} of feat, got indices "
+                                 f"{int(np.min(i))}..{int(np.max(i))}")
+        out[key] = (to_ref(f), to_ref.resamples(f, rows))
+    return out
 
 
 def precision_recall(real, fake, k: int = 5) -> dict[str, Estimate]:
