@@ -3,10 +3,11 @@ clear message (no traceback, nothing computed) for every user error."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from trajreg import cli, models, search
+from trajreg import cli, models, schedules, search
 
 
 def test_gits_command_prints_a_descending_schedule(capsys):
@@ -202,3 +203,34 @@ def test_pipeline_format_mismatch_is_caught_before_the_search(capsys, folders, m
         cli.main(["schedule", "--pipeline", str(folders["flow"]), "--prompts", str(folders["prompts"]),
                   "--format", "diffusers", "--quiet"])
     assert "use --format diffusers-flow-euler" in capsys.readouterr().err
+
+
+def test_ays_takes_real_samples_from_data_and_checks_them(tmp_path, capsys):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((4, 3, 28, 28), np.float32))
+    with pytest.raises(SystemExit) as e:
+        cli.main(["schedule", "--method", "ays", "--data", str(bad), "--device", "cpu", "--quiet"])
+    assert e.value.code == 2 and "--data must hold N >= 2 finite samples of shape (1, 28, 28)" in \
+        capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["schedule", "--method", "gits-dev", "--data", str(bad), "--device", "cpu"])
+    assert "--data does not apply to --method gits-dev" in capsys.readouterr().err
+    a = cli._parser().parse_args(["schedule", "--method", "ays"])
+    x = cli._ays_data(a, cli._Model("fmnist-edm", "cpu", load=False))     # the shipped training images
+    assert x.shape == (cli.AYS_DATA, 1, 28, 28) and float(x.min()) >= -1 and float(x.max()) <= 1
+
+
+def test_ays_search_receives_the_samples(tmp_path, capsys, monkeypatch):
+    good = tmp_path / "x0.npy"
+    np.save(good, np.linspace(-1, 1, 6 * 784, dtype=np.float32).reshape(6, 1, 28, 28))
+    seen = {}
+
+    def fake_search(method, D, noise, K, solver, **kw):
+        seen.update(kw, method=method, K=K)
+        return search.SearchResult("ays", schedules.polynomial(K + 1), 0, 0.0)
+
+    monkeypatch.setattr(search, "search", fake_search)
+    cli.main(["schedule", "--method", "ays", "--steps", "4", "--data", str(good), "--device", "cpu",
+              "--quiet"])
+    assert seen["method"] == "ays" and seen["K"] == 4 and seen["x0"].shape == (6, 1, 28, 28)
+    torch.testing.assert_close(seen["x0"], torch.from_numpy(np.load(good)))

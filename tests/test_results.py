@@ -61,7 +61,7 @@ def test_validate_names_what_is_missing_or_wrong():
 
 
 def test_write_row_replaces_by_the_callers_key_and_read_returns_estimates(tmp_path):
-    prov = results.provenance("python x.py", "fmnist-edm", n=8, seeds="0-7")
+    prov = {**results.provenance("python x.py", "fmnist-edm", n=8, seeds="0-7"), "dirty": False}
     out = tmp_path / "r.jsonl"
     est = Estimate(1.0, 0.5, 1.5, 8, "mean").to_dict()
     order = lambda r: r["nfe"]  # noqa: E731
@@ -77,6 +77,17 @@ def test_write_row_replaces_by_the_callers_key_and_read_returns_estimates(tmp_pa
     assert results.read(tmp_path / "none.jsonl") == []
     with pytest.raises(ValueError, match="provenance"):
         results.write_row(out, {"schedule": "x", "nfe": 1}, key=("schedule",))
+
+
+def test_reader_leaves_out_rows_from_a_dirty_tree(tmp_path):
+    prov = results.provenance("python x.py", "fmnist-edm", n=8, seeds="0-7")
+    out = tmp_path / "r.jsonl"
+    results.write_rows(out, [{"provenance": {**prov, "dirty": False}, "v": 1},
+                             {"provenance": {**prov, "dirty": True}, "v": 2},
+                             {"provenance": {**prov, "dirty": None}, "v": 3}])   # not a git checkout
+    with pytest.warns(UserWarning, match="1 row.*uncommitted changes"):
+        rows = results.read(out)
+    assert [r["v"] for r in rows] == [1, 3]
 
 
 def test_reader_returns_every_stored_estimate_as_an_estimate():

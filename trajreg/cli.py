@@ -31,6 +31,8 @@ SOLVER_AWARE = ("oss", "learned", "exhaustive")
 WARM_METHODS = ("gits-l2", "gits-dev", "gits-propagated", "oss")
 REF_STEPS = 100                                   # search.reference: iPNDM, 100 polynomial steps
 LEARNED_ITERS = 20
+AYS_DATA = 8192                                   # AYS's real samples (Sabour et al. 2024: 8192)
+FMNIST_MODELS = ("fmnist-edm", "kde-fmnist")      # models whose data ship with trajreg
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -86,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--grid", type=int, default=None, help="grid points (default: the method's: "
                    + ", ".join(f"{k} {v}" for k, v in GRID_METHODS.items()) + ")")
     s.add_argument("--gamma", type=float, default=gits.GAMMA, help="GITS discount (gits-l2, gits-dev)")
+    s.add_argument("--data", default=None, metavar="FILE", help="real samples for --method ays: a .npy of "
+                   "N arrays shaped like the model's input, in its data range (default for the Fashion-MNIST "
+                   f"models: the first {AYS_DATA} training images)")
     _shared(s, 32)
     g = sub.add_parser("gits", formatter_class=_formatter, help="GITS (warm-up, cost matrix, DP) with "
                        "its own options", description="GITS time schedule (warm-up, cost matrix, dynamic "
@@ -178,6 +183,8 @@ def _check(a: argparse.Namespace) -> None:
     unused = {"--warmup", "--batch-size", "--seed"} if method in search.MODEL_FREE else set()
     if a.command == "schedule" and method not in ("gits-l2", "gits-dev"):
         unused.add("--gamma")
+    if a.command == "schedule" and method != "ays":
+        unused.add("--data")
     if a.prompts is None and "--guidance" in given:
         _fail("--guidance applies to text-conditioned pipelines (--pipeline with --prompts)")
     if unused & given:
@@ -306,10 +313,32 @@ def _run_search(a: argparse.Namespace, model: Any) -> tuple[Any, float]:
         kw["x_ref"] = evaluate.final_samples(D, noise, ref, "ipndm", batch_size=bs)
     if method == "learned":
         kw["iters"] = LEARNED_ITERS
+    if method == "ays":
+        kw["x0"], kw["batch_size"] = _ays_data(a, model).to(a.device), bs
     prep = time.perf_counter() - start
     r = search.search(method, D, noise, K, a.solver, **kw)
     bar.close()
     return r, prep + r.seconds
+
+
+def _ays_data(a: argparse.Namespace, model: Any) -> torch.Tensor:
+    """AYS's real samples: --data, else the Fashion-MNIST training images for those models."""
+    from trajreg import data
+
+    if a.data is None:
+        if a.pipeline is None and (a.model or "fmnist-edm") in FMNIST_MODELS:
+            return data.fashion_mnist("train")[:AYS_DATA].to(torch.float32)
+        _fail("--method ays needs real samples of the model's data: --data FILE (.npy, N x "
+              f"{' x '.join(map(str, model.shape))})")
+    import numpy as np
+
+    try:
+        x = torch.from_numpy(np.load(a.data)).to(torch.float32)
+    except (OSError, ValueError) as e:
+        _fail(f"--data {a.data!r} could not be read as a .npy array: {e}")
+    if tuple(x.shape[1:]) != tuple(model.shape) or x.shape[0] < 2 or not bool(torch.isfinite(x).all()):
+        _fail(f"--data must hold N >= 2 finite samples of shape {tuple(model.shape)}, got {tuple(x.shape)}")
+    return x
 
 
 def _emit(a: argparse.Namespace, model: Any, sigmas: torch.Tensor, meta: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import json
 import platform
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,18 @@ def _estimates(value: Any) -> Any:
 
 def read(*paths: str | Path, **where: Any) -> list[dict]:
     """The rows of the files that exist among ``paths`` whose fields (or provenance fields) equal
-    ``where``, stored estimates as :class:`~trajreg.stats.Estimate`; [] when none exists."""
-    rows = [r for p in paths for r in _load(Path(p))]
+    ``where``, stored estimates as :class:`~trajreg.stats.Estimate`; [] when none exists.
+
+    Rows made from a tree with uncommitted changes (``provenance.dirty``) are left out with a
+    warning: no page shows a number whose code cannot be named by a commit."""
+    rows, dirty = [], {}
+    for p in paths:
+        for r in _load(Path(p)):
+            if (r.get("provenance") or {}).get("dirty") is True:
+                dirty[str(p)] = dirty.get(str(p), 0) + 1
+            else:
+                rows.append(r)
+    for p, n in dirty.items():
+        warnings.warn(f"{p}: {n} row(s) made from a tree with uncommitted changes are left out; "
+                      "rerun their command from a clean checkout", stacklevel=2)
     return [_estimates(r) for r in rows if all(_field(r, k) == v for k, v in where.items())]
