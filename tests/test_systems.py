@@ -81,6 +81,8 @@ def test_optimality_gap_is_the_paired_ratio_of_mean_errors():
     assert g.value == pytest.approx(worse.mean() / opt.mean()) and g.lo < g.value < g.hi
     assert g.lo > 1.4 and g.hi < 1.6 and g.n == 64
     assert t.loc["RES(M), polynomial", "NFE 6"].value == pytest.approx(1.0)
+    named = systems.gap_numbers(rows, beyond)
+    assert named == {"beyond_sys_ays_6": pytest.approx(g.value), "beyond_sys_res_m_6": pytest.approx(1.0)}
 
 
 def test_costs_count_amed_per_budget_and_searches_once():
@@ -91,3 +93,15 @@ def test_costs_count_amed_per_budget_and_searches_once():
     assert c.loc[("iPNDM + GITS", "all"), "model evaluations"] == 15360
     assert c.loc[("AMED-Solver", 6), "model evaluations"] == 6000
     assert "iPNDM, polynomial" not in c.index.get_level_values(0)
+
+
+def test_headline_numbers_name_each_paired_difference():
+    u = _row("uniform", "dpmpp_2m", 10, 30.0, Estimate(-4.0, -6.0, -2.0, 500))
+    u["ays_minus_this"] = {"fid_inception_diff": Estimate(-1.0, -2.0, 0.5, 500)}
+    rows = [_row("res_m", "res_m", 5, 40.0, Estimate(3.0, 1.0, 5.0, 500)), u,
+            _row("gits-dev", "ipndm", 5, 30.0)]
+    got = systems.headline_numbers(rows)
+    assert got["t1_sys_res_m_5"] == Estimate(3.0, 1.0, 5.0, 500).fmt()
+    assert got["t1_sys_dpmpp_uniform"] == Estimate(-4.0, -6.0, -2.0, 500).fmt()
+    assert got["t1_sys_dpmpp_ays_uniform"] == Estimate(-1.0, -2.0, 0.5, 500).fmt()
+    assert got["t1_sys_ode_gits_dev_5"] == "0.1" and "t1_sys_gits_dev_5" not in got

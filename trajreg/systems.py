@@ -17,7 +17,8 @@ import pandas as pd
 from trajreg import paper as _paper
 from trajreg.stats import Estimate, interval
 
-__all__ = ["LABELS", "amed_training", "costs", "fid_table", "ode_table", "optimality_gap", "verdicts"]
+__all__ = ["LABELS", "amed_training", "costs", "fid_table", "gap_numbers", "headline_numbers", "ode_table",
+           "optimality_gap", "verdicts"]
 
 LABELS = {
     "polynomial": "iPNDM, polynomial",
@@ -112,14 +113,12 @@ def verdicts(rows: Sequence[dict], record: Callable[..., dict], model: str) -> i
     return n_rec
 
 
-def optimality_gap(system_rows: Sequence[dict], beyond_rows: Sequence[dict], *, solver: str = "ipndm",
-                   n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Each system's mean ODE error over the exhaustive search's held-out noises divided by the
-    exhaustive optimum's (``solver``, same NFE; benchmarks/beyond_large.py), with a paired bootstrap
-    interval: the noises are seeds 0..n-1 in both runs, so sample i is the same noise."""
+def _gaps(system_rows: Sequence[dict], beyond_rows: Sequence[dict], solver: str, n_resamples: int,
+          seed: int) -> dict[tuple[str, int], tuple[dict, Estimate]]:
+    """{(system, nfe): (row, paired ratio of mean ODE errors to the exhaustive optimum's)}."""
     opt = {r["K"]: np.asarray(r["errors"], dtype=np.float64) for r in beyond_rows
            if r["method"] == "exhaustive" and r["solver"] == solver}
-    out: dict[str, dict[str, object]] = {}
+    out = {}
     rng = np.random.default_rng(seed)
     for r in system_rows:
         k = r["nfe"]
@@ -132,9 +131,28 @@ def optimality_gap(system_rows: Sequence[dict], beyond_rows: Sequence[dict], *, 
             continue
         idx = rng.integers(0, n, (n_resamples, n))
         boots = e[idx].mean(1) / e_opt[idx].mean(1)
-        out.setdefault(_label(r), {})[f"NFE {k}"] = interval(float(e.mean() / e_opt.mean()), boots, n)
+        out[r["system"], k] = (r, interval(float(e.mean() / e_opt.mean()), boots, n))
+    return out
+
+
+def optimality_gap(system_rows: Sequence[dict], beyond_rows: Sequence[dict], *, solver: str = "ipndm",
+                   n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Each system's mean ODE error over the exhaustive search's held-out noises divided by the
+    exhaustive optimum's (``solver``, same NFE; benchmarks/beyond_large.py), with a paired bootstrap
+    interval: the noises are seeds 0..n-1 in both runs, so sample i is the same noise."""
+    out: dict[str, dict[str, object]] = {}
+    for (_, k), (r, est) in _gaps(system_rows, beyond_rows, solver, n_resamples, seed).items():
+        out.setdefault(_label(r), {})[f"NFE {k}"] = est
     cols = sorted({c for v in out.values() for c in v}, key=lambda c: int(c.split()[1]))
     return pd.DataFrame(out).T.reindex(columns=cols).fillna("-")
+
+
+def gap_numbers(system_rows: Sequence[dict], beyond_rows: Sequence[dict], prefix: str = "beyond_sys",
+                **kw) -> dict[str, float]:
+    """:func:`optimality_gap`'s ratios by name, ``{prefix}_{system}_{nfe}``, for a page's prose."""
+    return {f"{prefix}_{s.replace('-', '_')}_{k}": est.value
+            for (s, k), (_, est) in _gaps(system_rows, beyond_rows, kw.get("solver", "ipndm"),
+                                          kw.get("n_resamples", 2000), kw.get("seed", 0)).items()}
 
 
 def amed_training(rows: Sequence[dict]) -> pd.DataFrame:
@@ -157,3 +175,25 @@ def amed_training(rows: Sequence[dict]) -> pd.DataFrame:
                 col = "per step, " + ("trained" if name == "trained" else "r = 1/2")
                 out[-1][col] = ", ".join(format(v, ".3g") for v in steps[name])
     return pd.DataFrame(out).set_index(["method", "NFE"]) if out else pd.DataFrame()
+
+
+def headline_numbers(rows: Sequence[dict], prefix: str = "t1_sys") -> dict[str, str]:
+    """The numbers a page's prose quotes, by name: ``{prefix}_{system}_{nfe}`` the Inception FID
+    difference GITS - system (iPNDM family, paired), ``{prefix}_dpmpp_{system}`` GITS - system with
+    DPM-Solver++(2M) at 10 steps, ``{prefix}_dpmpp_ays_uniform`` AYS - uniform there, and
+    ``{prefix}_ode_{system}_{nfe}`` the system's mean ODE error."""
+    out = {}
+    for r in rows:
+        cmp = r.get("gits_minus_this", {})
+        name = r["system"].replace("-", "_")
+        if r["solver"] == "dpmpp_2m":
+            if "fid_inception_diff" in cmp:
+                out[f"{prefix}_dpmpp_{name}"] = cmp["fid_inception_diff"].fmt()
+            ays = r.get("ays_minus_this", {})
+            if "fid_inception_diff" in ays:
+                out[f"{prefix}_dpmpp_ays_{name}"] = ays["fid_inception_diff"].fmt()
+            continue
+        if "fid_inception_diff" in cmp:
+            out[f"{prefix}_{name}_{r['nfe']}"] = cmp["fid_inception_diff"].fmt()
+        out[f"{prefix}_ode_{name}_{r['nfe']}"] = format(r["ode_error"]["mean"].value, ".3g")
+    return out
