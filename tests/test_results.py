@@ -31,6 +31,13 @@ def test_every_stored_row_has_one_provenance_record(path):
 
 
 @pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT)) for p in RESULTS])
+def test_no_stored_row_comes_from_a_modified_tree(path):
+    """A committed result names a commit that holds the code that made it (clean tree)."""
+    dirty = [i + 1 for i, row in enumerate(_rows(path)) if row["provenance"].get("dirty") is True]
+    assert not dirty, f"{path.name} rows {dirty[:5]}... were made from a tree with uncommitted changes"
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT)) for p in RESULTS])
 def test_stored_results_are_of_the_shipped_model(path):
     """Every row names the weights it came from: the shipped model's sha256, or (for a network
     that has no weights file, such as a randomly initialised one timed for its size) the reason.
