@@ -1236,7 +1236,7 @@ def _beyond() -> None:
 # Issue 23: the paper's other systems on our model. Table 1's comparisons with AMED-Solver,
 # AMED-Plugin (on iPNDM) and RES(M), and Sec. 7's with Align Your Steps, asked of our model with the
 # paper's direction (CIFAR-10 for AMED, ImageNet-64 for RES(M), where printed; AMED has no NFE 5 cell,
-# so NFE 5 takes the NFE 6 direction). Primary (declared before its run, issue 23): the Inception
+# so NFE 5 takes the NFE 6 direction). Primary (declared at commit a3b7db6, before its run): the Inception
 # FID at n = 500 (the headline's first 500 noises), paired over 1,000 resampled index sets shared by
 # every system (benchmarks/systems.py); the classifier FID and the ODE error are secondary.
 # GITS = iPNDM + GITS (dev cost, gamma 1.15).
