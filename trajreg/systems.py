@@ -16,6 +16,7 @@ import pandas as pd
 
 from trajreg import paper as _paper
 from trajreg.stats import Estimate, interval
+from trajreg.tables import fmt
 
 __all__ = ["LABELS", "amed_training", "costs", "fid_table", "gap_numbers", "headline_numbers", "ode_table",
            "optimality_gap", "verdicts"]
@@ -173,7 +174,7 @@ def amed_training(rows: Sequence[dict]) -> pd.DataFrame:
         if steps:
             for name in ("trained", "r_half"):
                 col = "per step, " + ("trained" if name == "trained" else "r = 1/2")
-                out[-1][col] = ", ".join(format(v, ".3g") for v in steps[name])
+                out[-1][col] = ", ".join(fmt(v) for v in steps[name])
     return pd.DataFrame(out).set_index(["method", "NFE"]) if out else pd.DataFrame()
 
 
