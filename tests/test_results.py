@@ -97,6 +97,22 @@ def test_reader_leaves_out_rows_from_a_dirty_tree(tmp_path):
     assert [r["v"] for r in rows] == [1, 3]
 
 
+def test_reader_leaves_out_rows_made_with_other_weights(tmp_path):
+    prov = {**results.provenance("python x.py", "fmnist-edm", n=8, seeds="0-7"), "dirty": False}
+    kde = {**results.provenance("python x.py", "kde-fmnist", n=8, seeds="0-7"), "dirty": False}
+    out = tmp_path / "r.jsonl"
+    results.write_rows(out, [{"provenance": prov, "v": 1},
+                             {"provenance": {**prov, "model_sha256": "0" * 64}, "v": 2},   # retrained since
+                             {"provenance": {**prov, "model_sha256": None,
+                                             "model_sha256_unrecorded": "lost"}, "v": 3},
+                             {"provenance": kde, "v": 4}])                              # no weights to match
+    with pytest.warns(UserWarning, match="not the shipped weights") as caught:
+        rows = results.read(out)
+    assert [r["v"] for r in rows] == [1, 4]
+    said = " ".join(str(w.message) for w in caught)
+    assert "sha256 000000000000" in said and "no weights sha256 recorded" in said
+
+
 def test_reader_returns_every_stored_estimate_as_an_estimate():
     row = results.read(ROOT / "results/cpu/table1_large.jsonl", schedule="gits-dev", nfe=5)[0]
     assert isinstance(row["fid"], Estimate) and isinstance(row["vs_polynomial"]["fid_diff"], Estimate)

@@ -12,6 +12,7 @@ as ``Estimate.to_dict()`` and comes back from :func:`read` as a :class:`trajreg.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import platform
 import subprocess
@@ -164,20 +165,45 @@ def _estimates(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _current_sha256(model: str) -> str | None:
+    """sha256 of the shipped weights of ``model`` (its card), None for a model without a card."""
+    try:
+        return models.card(model)["sha256"]
+    except FileNotFoundError:
+        return None
+
+
+def _refused(row: dict) -> str:
+    """Why a stored row may not be shown ("" if it may): made from a modified tree, or made with
+    weights other than the shipped ones (a retrained model would otherwise leave it silently stale)."""
+    prov = row.get("provenance") or {}
+    if prov.get("dirty") is True:
+        return "made from a tree with uncommitted changes; rerun their command from a clean checkout"
+    current = _current_sha256(prov["model"]) if isinstance(prov.get("model"), str) else None
+    if current is not None and prov.get("model_sha256") != current:
+        got = prov.get("model_sha256")
+        made = f"weights of sha256 {got[:12]}" if got else "no weights sha256 recorded"
+        return (f"{prov['model']} rows with {made}, not the shipped weights ({current[:12]}); "
+                "rerun their command")
+    return ""
+
+
 def read(*paths: str | Path, **where: Any) -> list[dict]:
     """The rows of the files that exist among ``paths`` whose fields (or provenance fields) equal
     ``where``, stored estimates as :class:`~trajreg.stats.Estimate`; [] when none exists.
 
-    Rows made from a tree with uncommitted changes (``provenance.dirty``) are left out with a
-    warning: no page shows a number whose code cannot be named by a commit."""
-    rows, dirty = [], {}
+    Rows no page may show are left out with a warning: those made from a tree with uncommitted
+    changes (``provenance.dirty``), whose code no commit names, and those whose ``model_sha256`` is
+    not the shipped weights' sha256 (stale after a retraining)."""
+    rows, refused = [], {}
     for p in paths:
         for r in _load(Path(p)):
-            if (r.get("provenance") or {}).get("dirty") is True:
-                dirty[str(p)] = dirty.get(str(p), 0) + 1
+            why = _refused(r)
+            if why:
+                refused[str(p), why] = refused.get((str(p), why), 0) + 1
             else:
                 rows.append(r)
-    for p, n in dirty.items():
-        warnings.warn(f"{p}: {n} row(s) made from a tree with uncommitted changes are left out; "
-                      "rerun their command from a clean checkout", stacklevel=2)
+    for (p, why), n in refused.items():
+        warnings.warn(f"{p}: {n} row(s) left out: {why}", stacklevel=2)
     return [_estimates(r) for r in rows if all(_field(r, k) == v for k, v in where.items())]
