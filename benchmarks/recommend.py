@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from trajreg import data, models, refine, runs, search, stats
+from trajreg import data, models, refine, results, runs, search, stats
 from trajreg.denoisers import Counted, GaussianMixtureDenoiser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,12 +94,18 @@ def nest(r: dict) -> dict:
     return {**out, "provenance": prov}
 
 def stored_rows(path: str, prov: dict) -> dict[tuple[str, int, str], dict]:
-    """Rows of a beyond_large.py result keyed (solver, K, method), checked to share our model,
-    sizes and seeds."""
-    rows = [flat(json.loads(line)) for line in Path(path).read_text().splitlines() if line.strip()]
-    for key in ("model", "n_search", "n_eval", "search_seeds", "eval_seeds"):
-        if rows and rows[0][key] != prov[key]:
-            raise ValueError(f"--stored {path} has {key}={rows[0][key]!r}, this run {prov[key]!r}")
+    """Rows of a beyond_large.py result keyed (solver, K, method), checked to share our model (its
+    weights' sha256 too), sizes and seeds; rows from a modified tree or other weights are refused
+    by ``results.read``."""
+    rows = [flat(r) for r in results.read(path)]
+    n_lines = sum(1 for line in Path(path).read_text().splitlines() if line.strip())
+    if len(rows) != n_lines:
+        raise ValueError(f"--stored {path}: {n_lines - len(rows)} of {n_lines} rows were made from a "
+                         "modified tree or with other weights (see the warning); rerun beyond_large.py first")
+    for r in rows:
+        for key in ("model", "model_sha256", "n_search", "n_eval", "search_seeds", "eval_seeds"):
+            if r.get(key) != prov.get(key):
+                raise ValueError(f"--stored {path} has {key}={r.get(key)!r}, this run {prov.get(key)!r}")
     return {(r["solver"], r["K"], r["method"]): r for r in rows}
 
 

@@ -148,6 +148,20 @@ def test_recommend_refuses_stored_results_of_another_measurement(tmp_path):
                                    str(tmp_path / "x.jsonl")])
 
 
+def test_recommend_refuses_stored_results_of_other_weights(tmp_path):
+    prov = {**results.provenance("python benchmarks/beyond_large.py", "fmnist-edm",
+                                 n={"search": 32, "eval": 64}, seeds={"search": "1000000-1000031",
+                                                                     "eval": "0-63"}),
+            "dirty": False, "model_sha256": "0" * 64}                    # the model was retrained since
+    stored = tmp_path / "old.jsonl"
+    results.write_rows(stored, [{"provenance": prov, "solver": "ipndm", "K": 4, "method": "exhaustive",
+                                 "sigmas": [80.0, 1.0, 0.002]}])
+    with pytest.warns(UserWarning, match="not the shipped weights"), \
+            pytest.raises(ValueError, match="other weights"):
+        _script("recommend").main(["--model", "fmnist-edm", "--stored", str(stored), "--out",
+                                   str(tmp_path / "x.jsonl")])
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda p: p.name)
 def test_benchmarks_import_only_the_package(path):
     """A benchmark is a thin command line over trajreg: no sibling import, no sys.path edit, no
