@@ -52,6 +52,7 @@ MODEL = "fmnist-edm"
 AMED_SEED = 2_000_000           # AMED training noises: AMED_SEED + i (never evaluation or warm-up seeds)
 IPNDM_SYSTEMS = ("polynomial", "gits-dev", "oss", "ays", "res_m", "amed_plugin", "amed_solver")
 DPMPP_SYSTEMS = ("gits-dev", "ays", "uniform", "polynomial")
+SOLVER_OF = {"res_m": "res_m", "amed_plugin": "amed", "amed_solver": "amed"}   # the others: iPNDM
 REF_DEF = {"kind": "ref", "images": "fashion-mnist train", "first": 0}
 
 
@@ -181,11 +182,9 @@ def train_amed(D, a: argparse.Namespace, shape) -> tuple[dict, dict]:
 def sample_sets(D, a, shape, sig, cost, predictors, amed_cost, model_sha) -> dict:
     """Every set: {(system, solver, K): {"x", "def", "cost", "extra"}} on the evaluation noises."""
     noise = data.noise(range(a.seed, a.seed + a.n), shape)
-    keys = [(m, "ipndm" if m not in ("res_m", "amed_plugin", "amed_solver") else
-             ("res_m" if m == "res_m" else "amed"), K) for K in a.nfes for m in IPNDM_SYSTEMS]
+    keys = [(m, SOLVER_OF.get(m, "ipndm"), K) for K in a.nfes for m in IPNDM_SYSTEMS]
     keys += [(m, "dpmpp_2m", 10) for m in DPMPP_SYSTEMS]
-    if any(k[0] == "amed_plugin" for k in keys):
-        keys += [("amed_plugin_r_half", "amed", K) for K in a.nfes]
+    keys += [("amed_plugin_r_half", "amed", K) for K in a.nfes]      # the diagnostic
     sets = {}
     for system, solver, K in keys:
         t0 = time.perf_counter()
@@ -210,8 +209,8 @@ def sample_sets(D, a, shape, sig, cost, predictors, amed_cost, model_sha) -> dic
             x = evaluate.final_samples(D, noise, torch.tensor(s, dtype=torch.float64), solver,
                                        batch_size=a.batch)
             extra = {"steps": len(s) - 1}
-            c = cost.get(system if solver == "ipndm" or system != "gits-dev" else "gits-dev/dpmpp_2m",
-                         {"nfe": 0, "seconds": 0.0})
+            own = "gits-dev/dpmpp_2m" if (system, solver) == ("gits-dev", "dpmpp_2m") else system
+            c = cost.get(own, {"nfe": 0, "seconds": 0.0})
             d = {"kind": "sample", "model_sha256": model_sha, "solver": solver, "sigmas": s,
                  "first_seed": a.seed, "noise": "float64"}
         sets[system, solver, K] = {"x": x, "def": d, "sigmas": s, "extra": extra, "cost": c,

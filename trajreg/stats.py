@@ -19,10 +19,9 @@ from trajreg import _numfmt
 
 __all__ = ["Estimate", "LEVEL", "class_flip_share", "class_histogram", "class_weights", "fid_ci",
            "fid_diff_ci", "fid_matched_resamples", "fid_ratio_ci", "fid_resamples", "fid_resamples_at",
-           "fid_resamples_many",
-           "hist_chi2",
-           "hist_distance", "interval", "kid", "mean_ci", "median_ci", "ode_error_summary", "paired_diff",
-           "paired_ratio", "precision_recall", "share_ci", "sign_test", "with_extra_spread"]
+           "fid_resamples_many", "hist_chi2", "hist_distance", "interval", "kid", "mean_ci", "median_ci",
+           "ode_error_summary", "paired_diff", "paired_ratio", "precision_recall", "share_ci", "sign_test",
+           "with_extra_spread"]
 
 LEVEL = 0.95
 _Z = float(_st.norm.ppf(0.5 + LEVEL / 2))  # 1.959963984540054

@@ -116,11 +116,13 @@ def verdicts(rows: Sequence[dict], record: Callable[..., dict], model: str) -> i
 
 def _gaps(system_rows: Sequence[dict], beyond_rows: Sequence[dict], solver: str, n_resamples: int,
           seed: int) -> dict[tuple[str, int], tuple[dict, Estimate]]:
-    """{(system, nfe): (row, paired ratio of mean ODE errors to the exhaustive optimum's)}."""
+    """{(system, nfe): (row, paired ratio of mean ODE errors to the exhaustive optimum's)}; every
+    cell is resampled with the same index sets (common random numbers across systems)."""
     opt = {r["K"]: np.asarray(r["errors"], dtype=np.float64) for r in beyond_rows
            if r["method"] == "exhaustive" and r["solver"] == solver}
+    idx = {n: np.random.default_rng(seed).integers(0, n, (n_resamples, n))
+           for n in {len(e) for e in opt.values()}}
     out = {}
-    rng = np.random.default_rng(seed)
     for r in system_rows:
         k = r["nfe"]
         if k not in opt or "ode_errors" not in r or r["solver"] == "dpmpp_2m":
@@ -130,8 +132,7 @@ def _gaps(system_rows: Sequence[dict], beyond_rows: Sequence[dict], solver: str,
         e = np.asarray(r["ode_errors"][:n], dtype=np.float64)
         if len(e) < n:
             continue
-        idx = rng.integers(0, n, (n_resamples, n))
-        boots = e[idx].mean(1) / e_opt[idx].mean(1)
+        boots = e[idx[n]].mean(1) / e_opt[idx[n]].mean(1)
         out[r["system"], k] = (r, interval(float(e.mean() / e_opt.mean()), boots, n))
     return out
 
@@ -148,12 +149,11 @@ def optimality_gap(system_rows: Sequence[dict], beyond_rows: Sequence[dict], *, 
     return pd.DataFrame(out).T.reindex(columns=cols).fillna("-")
 
 
-def gap_numbers(system_rows: Sequence[dict], beyond_rows: Sequence[dict], prefix: str = "beyond_sys",
-                **kw) -> dict[str, float]:
+def gap_numbers(system_rows: Sequence[dict], beyond_rows: Sequence[dict], prefix: str = "beyond_sys", *,
+                solver: str = "ipndm", n_resamples: int = 2000, seed: int = 0) -> dict[str, float]:
     """:func:`optimality_gap`'s ratios by name, ``{prefix}_{system}_{nfe}``, for a page's prose."""
     return {f"{prefix}_{s.replace('-', '_')}_{k}": est.value
-            for (s, k), (_, est) in _gaps(system_rows, beyond_rows, kw.get("solver", "ipndm"),
-                                          kw.get("n_resamples", 2000), kw.get("seed", 0)).items()}
+            for (s, k), (_, est) in _gaps(system_rows, beyond_rows, solver, n_resamples, seed).items()}
 
 
 def amed_training(rows: Sequence[dict]) -> pd.DataFrame:
