@@ -22,7 +22,7 @@ dates, seconds); the output file is rewritten.
 from __future__ import annotations
 
 import argparse
-import datetime
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -83,28 +83,17 @@ def images(name, s: int, e: int, defs: dict, D, shape, a: argparse.Namespace) ->
 
 
 def extract(a, defs, store, extractor, D, shape, deadline: float | None, commit: str) -> int:
-    """Compute the missing chunks in order until done or the deadline; the number computed.
-    ``commit``: the code's commit when the run started (later edits do not belong to it)."""
-    todo = [t for t in tasks(a, defs) if not store.has(defs[t[0]], t[1], t[2])]
-    print(f"{len(todo)} of {len(tasks(a, defs))} chunks to compute", file=sys.stderr, flush=True)
-    last: dict[str, float] = {}
-    done = 0
-    for name, s, e in todo:
-        kind = defs[name]["kind"]
-        if deadline is not None and time.time() + 1.1 * last.get(kind, 0.0) > deadline:
-            print(f"deadline: stopping before {name} {s}-{e}", file=sys.stderr, flush=True)
-            break
-        t0 = time.perf_counter()
-        x = images(name, s, e, defs, D, shape, a)
-        feat = fid.inception_features(x, device=a.device, extractor=extractor)
-        last[kind] = time.perf_counter() - t0
-        store.put(defs[name], s, e, feat, {
-            "git_commit": commit, "hardware": results.hardware(a.device), "device": a.device,
-            "torch": torch.__version__, "seconds": round(last[kind], 1),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
-        done += 1
-        print(f"{name} {s}-{e}: {last[kind]:.0f} s", file=sys.stderr, flush=True)
-    return done
+    """Compute the missing chunks in order until done or the deadline (``FeatureStore.fill``); the
+    number computed. ``commit``: the code's commit when the run started."""
+    name_of = {json.dumps(d, sort_keys=True): n for n, d in defs.items()}
+    todo = [(defs[n], s, e) for n, s, e in tasks(a, defs)]
+    missing = sum(not store.has(*t) for t in todo)
+    left = store.fill(
+        todo, lambda d, s, e: images(name_of[json.dumps(d, sort_keys=True)], s, e, defs, D, shape, a),
+        lambda x: fid.inception_features(x, device=a.device, extractor=extractor),
+        {"git_commit": commit, "hardware": results.hardware(a.device), "device": a.device,
+         "torch": torch.__version__}, deadline=deadline, log=lambda m: print(m, file=sys.stderr, flush=True))
+    return missing - left
 
 
 def common_n(a: argparse.Namespace, defs: dict, store: FeatureStore) -> int:

@@ -96,32 +96,24 @@ def set_def(model_sha: str, sigmas: list[float], seed: int) -> dict:
 
 
 def extract(a, store, extractor, D, shape, defs: list[dict], deadline, commit: str) -> bool:
-    """Compute the missing chunks (reference first); False if the deadline stopped it."""
+    """Compute the missing chunks (reference first) with ``FeatureStore.fill``; False if the
+    deadline stopped it."""
     ref_def = {"kind": "ref", "images": "fashion-mnist train", "first": 0}
     todo = [(ref_def, s, e) for s, e in chunks(a.n_ref, a.chunk)]
     todo += [(d, s, e) for d in defs for s, e in chunks(a.n, a.chunk)]
-    todo = [t for t in todo if not store.has(*t)]
-    print(f"{len(todo)} chunks to compute", file=sys.stderr, flush=True)
-    last = 0.0
-    for d, s, e in todo:
-        if deadline is not None and time.time() + 1.1 * last > deadline:
-            print(f"deadline: stopping before {d['kind']} {s}-{e}", file=sys.stderr, flush=True)
-            return False
-        t0 = time.perf_counter()
+
+    def images(d: dict, s: int, e: int) -> torch.Tensor:
         if d["kind"] == "ref":
-            x = data.fashion_mnist("train")[s:e]
-        else:
-            noise = data.noise(range(d["first_seed"] + s, d["first_seed"] + e), shape).to(a.device)
-            sig = torch.tensor(d["sigmas"], dtype=torch.float64)
-            x = evaluate.sample_in_batches(D, noise, sig, "ipndm", batch_size=a.batch,
-                                           desc=f"NFE {len(sig) - 1} {s}-{e}")
-        feat = fid.inception_features(x, device=a.device, extractor=extractor)
-        last = time.perf_counter() - t0
-        store.put(d, s, e, feat, {
-            "git_commit": commit, "hardware": results.hardware(a.device), "device": a.device,
-            "torch": torch.__version__, "seconds": round(last, 1),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
-    return True
+            return data.fashion_mnist("train")[s:e]
+        noise = data.noise(range(d["first_seed"] + s, d["first_seed"] + e), shape).to(a.device)
+        sig = torch.tensor(d["sigmas"], dtype=torch.float64)
+        return evaluate.sample_in_batches(D, noise, sig, "ipndm", batch_size=a.batch,
+                                          desc=f"NFE {len(sig) - 1} {s}-{e}")
+
+    return store.fill(todo, images, lambda x: fid.inception_features(x, device=a.device, extractor=extractor),
+                      {"git_commit": commit, "hardware": results.hardware(a.device), "device": a.device,
+                       "torch": torch.__version__}, deadline=deadline,
+                      log=lambda m: print(m, file=sys.stderr, flush=True)) == 0
 
 
 def prdc(ref_feat, feat, k: int) -> dict:
